@@ -1,0 +1,372 @@
+//! Command-line arguments, parsed raw by clap and then validated into typed values.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow, bail};
+use catalog::RecordingFilter;
+use clap::{Parser, Subcommand};
+use model::{ConsentPolicy, RecordingId, RegionId, TenantId};
+
+use crate::app::{App, cli_actor};
+use crate::datadir::{DATA_DIR_ENV, DEFAULT_DATA_DIR, DataDir};
+use crate::import::{ImportRequest, ImportSummary};
+use crate::{bench, demo, readback, tenants};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "onrecord",
+    version,
+    about = "Consent-first call recording server and encrypted archive"
+)]
+pub struct Cli {
+    /// Where everything lives: config.toml, the catalog, the keyring, the local store.
+    #[arg(long, global = true, env = DATA_DIR_ENV, default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or list tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Import existing recordings (audio files with a JSON sidecar each).
+    Import {
+        #[arg(long)]
+        tenant: String,
+        /// Audio files or folders (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Recordings per catalog transaction.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Files worked on at once (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List recordings, newest first.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one recording: participants, consent evidence, streams, sizes, digests.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt a recording's original audio and metadata into a folder.
+    Export {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Benchmarks, each against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// A throwaway data dir with a demo tenant and imported calls, to look around.
+    Demo {
+        /// Where to put it (default: a new temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Declare a tenant and create its key pair.
+    Create {
+        id: String,
+        #[arg(long, default_value = "local")]
+        region: String,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        legal_basis: String,
+        #[arg(long, default_value_t = 365)]
+        retention_days: u32,
+        /// Staff address pattern covered by employment agreements, e.g. 'sip:*@contact.example.com' (repeatable).
+        #[arg(long)]
+        staff: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; exit non-zero naming the first bad entry.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import N synthetic 3-minute two-party G.711 calls; compare with read + AES-256-GCM + write.
+    Import {
+        #[arg(long, default_value_t = 500)]
+        calls: usize,
+        #[arg(long)]
+        json: bool,
+        /// Work in this folder instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn parse_tenant(text: &str) -> Result<TenantId> {
+    TenantId::new(text).map_err(|e| anyhow!("--tenant: {e}"))
+}
+
+fn parse_recording(text: &str) -> Result<RecordingId> {
+    text.parse().map_err(|e| anyhow!("{e}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let data_dir = DataDir::new(&cli.data_dir);
+    let runtime = runtime()?;
+    runtime.block_on(dispatch(cli.command, data_dir))
+}
+
+async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Tenant(TenantCommand::Create {
+            id,
+            region,
+            policy,
+            purpose,
+            legal_basis,
+            retention_days,
+            staff,
+        }) => {
+            let tenant = tenants::NewTenant {
+                id: TenantId::new(&id)?,
+                region: RegionId::new(&region).map_err(|e| anyhow!("--region: {e}"))?,
+                policy: policy
+                    .parse::<ConsentPolicy>()
+                    .map_err(|e| anyhow!("--policy: {e}"))?,
+                purpose,
+                legal_basis,
+                retention_days,
+                staff,
+            };
+            let created = tenants::create(&data_dir, cli_actor(), tenant).await?;
+            writeln!(
+                out,
+                "created tenant {} in region {} ({} policy)",
+                created.id, created.region, created.consent_policy
+            )?;
+        }
+        Command::Tenant(TenantCommand::List { json }) => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let registered = app.catalog.tenants().await?;
+            let rows: Vec<_> = app
+                .config
+                .tenants
+                .values()
+                .map(|t| {
+                    serde_json::json!({
+                        "id": t.id, "region": t.region, "policy": t.policy.as_str(),
+                        "purpose": t.purpose, "legal_basis": t.legal_basis,
+                        "retention_days": t.retention_days, "staff": t.staff_patterns,
+                        "registered": registered.iter().any(|r| r.id == t.id),
+                        "private_key_here": app.data_dir.keyring().has(&t.id),
+                    })
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                for t in &app.config.tenants {
+                    writeln!(
+                        out,
+                        "{}\tregion={}\tpolicy={}\tretention={}d",
+                        t.0, t.1.region, t.1.policy, t.1.retention_days
+                    )?;
+                }
+            }
+        }
+        Command::Import {
+            tenant,
+            paths,
+            batch,
+            workers,
+            json,
+        } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let request = ImportRequest {
+                tenant: parse_tenant(&tenant)?,
+                paths,
+                batch_size: batch,
+                workers: workers.unwrap_or_else(default_workers),
+                progress: !json && std::io::stderr().is_terminal(),
+            };
+            let summary = crate::import::import(&app, request).await?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                print_summary(&summary)?;
+            }
+            return Ok(if summary.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Command::List {
+            tenant,
+            limit,
+            json,
+        } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let filter = RecordingFilter {
+                tenant: tenant.as_deref().map(parse_tenant).transpose()?,
+                ..Default::default()
+            };
+            let found = readback::list(&app, filter, limit).await?;
+            if json {
+                print_json(
+                    &found
+                        .iter()
+                        .map(readback::recording_json)
+                        .collect::<Vec<_>>(),
+                )?;
+            } else {
+                for detail in &found {
+                    let r = &detail.recording;
+                    writeln!(
+                        out,
+                        "{}  {}  {}  {:>7.1}s  {}  {} participants",
+                        r.id,
+                        r.tenant,
+                        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.duration_ms as f64 / 1000.0,
+                        r.state,
+                        detail.participants.len()
+                    )?;
+                }
+            }
+        }
+        Command::Show { id, json } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let detail = readback::show(&app, parse_recording(&id)?).await?;
+            let value = readback::recording_json(&detail);
+            if json {
+                print_json(&value)?;
+            } else {
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            }
+        }
+        Command::Export { id, out: folder } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            for path in readback::export(&app, parse_recording(&id)?, &folder).await? {
+                writeln!(out, "{}", path.display())?;
+            }
+        }
+        Command::Audit(AuditCommand::Verify { json }) => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            match app.catalog.verify_audit().await? {
+                Ok(summary) => {
+                    if json {
+                        print_json(
+                            &serde_json::json!({ "intact": true, "entries": summary.entries, "last_hash": hex::encode(summary.last_hash) }),
+                        )?;
+                    } else {
+                        writeln!(out, "audit chain intact: {} entries", summary.entries)?;
+                    }
+                }
+                Err(broken) => {
+                    if json {
+                        print_json(
+                            &serde_json::json!({ "intact": false, "first_bad_seq": broken.seq, "reason": broken.reason.to_string() }),
+                        )?;
+                    }
+                    bail!(
+                        "audit chain broken at entry {}: {}",
+                        broken.seq,
+                        broken.reason
+                    );
+                }
+            }
+        }
+        Command::Bench(BenchCommand::Import { calls, json, dir }) => {
+            let report = bench::import(calls, dir).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
+            }
+        }
+        Command::Demo { dir } => {
+            demo::run(dir).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn print_summary(summary: &ImportSummary) -> Result<()> {
+    let mut err = std::io::stderr().lock();
+    for refused in &summary.refused {
+        writeln!(
+            err,
+            "refused  {}: {} ({})",
+            refused.file.display(),
+            refused.reason,
+            refused.reason_code
+        )?;
+    }
+    for failed in &summary.failed {
+        writeln!(err, "failed   {}: {}", failed.file.display(), failed.error)?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "imported {}, duplicate {}, refused {}, failed {}",
+        summary.imported.len(),
+        summary.duplicates.len(),
+        summary.refused.len(),
+        summary.failed.len()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The `onrecord` binary's library: configuration, data dir, keyring, the commands, and (with
+//! later work) the servers. Protocol logic lives in the sans-IO crates; this crate is the edge
+//! where files, sockets and the clock are.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod demo;
+pub mod import;
+pub mod keyring;
+pub mod readback;
+pub mod synth;
+pub mod tenants;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of onrecord on a fresh Debian machine: installs what the tests need if it is
+# missing, then formatting, lints, unit/integration/golden/property tests and a short fuzz run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# Debian packages the tests use (real peers and tools, never downloads of our own).
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+cargo test --workspace --locked
+
+if [ "${ONRECORD_SKIP_FUZZ:-0}" != 1 ]; then
+  log "fuzz smoke run"
+  bash scripts/fuzz.sh smoke
+fi

@@ -1,0 +1,10 @@
+//! The conformance suite against the in-memory twin.
+#![allow(clippy::expect_used)] // a test fails by panicking
+
+use onrecord_catalog::MemoryCatalog;
+
+async fn fresh() -> (MemoryCatalog, ()) {
+    (MemoryCatalog::new(), ())
+}
+
+onrecord_catalog::conformance_tests!(fresh);

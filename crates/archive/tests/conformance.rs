@@ -20,9 +20,9 @@ fn sealed(
     Ok((key, bytes))
 }
 
-fn ids()
--> Result<(TenantId, RegionId, RecordingId, StreamLabel, DateTime<Utc>), Box<dyn std::error::Error>>
-{
+type Ids = (TenantId, RegionId, RecordingId, StreamLabel, DateTime<Utc>);
+
+fn ids() -> Result<Ids, Box<dyn std::error::Error>> {
     Ok((
         TenantId::new("acme")?,
         RegionId::new("eu-west")?,

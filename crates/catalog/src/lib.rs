@@ -19,6 +19,7 @@ pub mod conformance;
 mod error;
 mod memory;
 mod sqlite;
+mod sqlite_commit;
 mod sqlite_read;
 mod time;
 mod types;

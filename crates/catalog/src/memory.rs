@@ -2,7 +2,7 @@
 //! One mutex around the whole state makes every operation a transaction (checks first, then
 //! writes, so a failed batch changes nothing) and serializes audit appends.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -16,8 +16,8 @@ use crate::audit::{
 use crate::error::{CatalogError, Conflict};
 use crate::time::{to_millis, truncate_millis};
 use crate::types::{
-    CommitOutcome, Cursor, NewRecording, NewRefusal, Page, PageRequest, RecordingDetail,
-    RecordingFilter, RecordingState, Sha256Digest, Tenant,
+    CommitOutcome, CommitStep, Cursor, NewRecording, NewRefusal, Page, PageRequest,
+    RecordingDetail, RecordingFilter, RecordingState, Sha256Digest, Tenant, plan_commit,
 };
 use crate::{Catalog, check_audit_limit};
 
@@ -126,51 +126,36 @@ impl Catalog for MemoryCatalog {
             .collect::<Result<Vec<_>, _>>()?;
         let mut state = self.lock();
 
-        // Pass 1: decide every outcome, failing before anything is written.
-        let mut batch_hashes: HashMap<(TenantId, Sha256Digest), RecordingId> = HashMap::new();
-        let mut batch_ids: HashSet<RecordingId> = HashSet::new();
-        let mut plan = Vec::with_capacity(checked.len());
-        for item in checked {
-            let recording = &item.recording;
-            let tenant =
-                state
-                    .tenants
-                    .get(&recording.tenant)
-                    .ok_or_else(|| CatalogError::NotFound {
-                        what: "tenant",
-                        id: recording.tenant.to_string(),
-                    })?;
+        // Decide every outcome, failing before anything is written.
+        for item in &checked {
+            let tenant = state.tenants.get(&item.recording.tenant).ok_or_else(|| {
+                CatalogError::NotFound {
+                    what: "tenant",
+                    id: item.recording.tenant.to_string(),
+                }
+            })?;
             item.check_region(tenant)?;
-            let key = (recording.tenant.clone(), recording.content_hash);
-            let existing = state
-                .by_content_hash
-                .get(&key)
-                .or_else(|| batch_hashes.get(&key));
-            if let Some(existing) = existing {
-                plan.push(Err(CommitOutcome::Duplicate {
-                    existing: *existing,
-                }));
+        }
+        let steps = plan_commit(
+            &checked,
+            |tenant, hash| state.by_content_hash.get(&(tenant.clone(), *hash)).copied(),
+            |id| {
+                state
+                    .recordings
+                    .get(id)
+                    .map(|detail| detail.recording.state)
+            },
+        )?;
+        let mut plan = Vec::with_capacity(checked.len());
+        for (item, step) in checked.into_iter().zip(steps) {
+            if let CommitStep::Duplicate { existing } = step {
+                plan.push(Err(CommitOutcome::Duplicate { existing }));
                 continue;
             }
-            if let Some(stored) = state.recordings.get(&recording.id) {
-                return Err(match stored.recording.state {
-                    RecordingState::Erased => Conflict::Transition {
-                        id: recording.id,
-                        from: RecordingState::Erased,
-                        to: RecordingState::Committed,
-                    },
-                    _ => Conflict::RecordingIdTaken(recording.id),
-                }
-                .into());
-            }
-            if !batch_ids.insert(recording.id) {
-                return Err(Conflict::RecordingIdTaken(recording.id).into());
-            }
-            batch_hashes.insert(key, recording.id);
             let audit = PreparedAuditEntry::new(&item.audit.entry(
-                recording.created_at,
-                Some(&recording.tenant),
-                Some(&recording.id),
+                item.recording.created_at,
+                Some(&item.recording.tenant),
+                Some(&item.recording.id),
             ))?;
             plan.push(Ok((item, audit)));
         }

@@ -14,6 +14,7 @@
 //! keeps a second process that opens the same file from forking the chain). The audit chain
 //! needs exactly this: reading the previous hash and appending after it is one atomic step.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,14 +31,16 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::audit::{
     AuditBreak, AuditEntry, AuditNote, AuditSummary, GENESIS_HASH, NewAuditEntry,
-    PreparedAuditEntry,
+    PreparedAuditEntry, StoredAuditEntry,
 };
 use crate::error::{CatalogError, Conflict};
+use crate::sqlite_commit as batch;
 use crate::sqlite_read as read;
 use crate::time::{to_millis, truncate_millis};
 use crate::types::{
-    CheckedRecording, CommitOutcome, MAX_BATCH, NewRecording, NewRefusal, Page, PageRequest,
-    RecordingDetail, RecordingFilter, RecordingState, RefusalSubject, Sha256Digest, Tenant,
+    CheckedRecording, CommitOutcome, CommitStep, MAX_BATCH, NewRecording, NewRefusal, Page,
+    PageRequest, RecordingDetail, RecordingFilter, RecordingState, RefusalSubject, Sha256Digest,
+    Tenant, plan_commit,
 };
 use crate::{Catalog, check_audit_limit};
 
@@ -124,35 +127,20 @@ async fn audit_head(connection: &mut SqliteConnection) -> Result<(u64, [u8; 32])
     Ok((seq, hash))
 }
 
-/// Chains entries after `head`, inserts them, and returns them with the new head.
+/// Chains entries after `head`, inserts them, and returns them; `head` moves to the last.
 async fn append_entries(
     connection: &mut SqliteConnection,
     head: &mut (u64, [u8; 32]),
     prepared: Vec<PreparedAuditEntry>,
 ) -> Result<Vec<AuditEntry>, CatalogError> {
-    let mut entries = Vec::with_capacity(prepared.len());
+    let mut stored = Vec::with_capacity(prepared.len());
     for entry in prepared {
-        let stored = entry.chain(head.0, head.1);
-        sqlx::query(
-            "INSERT INTO audit_log \
-             (seq, at, actor, action, tenant_id, recording_id, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(stored.seq)
-        .bind(stored.at_millis)
-        .bind(&stored.actor)
-        .bind(&stored.action)
-        .bind(&stored.tenant)
-        .bind(&stored.recording)
-        .bind(&stored.details)
-        .bind(&stored.prev_hash)
-        .bind(&stored.hash)
-        .execute(&mut *connection)
-        .await?;
-        *head = stored.head()?;
-        entries.push(stored.to_entry()?);
+        let entry = entry.chain(head.0, head.1);
+        *head = entry.head()?;
+        stored.push(entry);
     }
-    Ok(entries)
+    batch::insert_audit(connection, &stored).await?;
+    stored.iter().map(StoredAuditEntry::to_entry).collect()
 }
 
 fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
@@ -160,105 +148,6 @@ fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
         column: "audit",
         reason: "append returned no entry".into(),
     })
-}
-
-fn as_i64(value: u64) -> i64 {
-    // Every stored u64 was bounded to i64 by the input checks.
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// Insert one checked recording and everything that belongs to it.
-async fn insert_recording(
-    connection: &mut SqliteConnection,
-    item: &CheckedRecording,
-) -> Result<(), CatalogError> {
-    let recording = &item.recording;
-    let id = recording.id.to_string();
-    sqlx::query(
-        "INSERT INTO recordings (id, tenant_id, source, external_id, started_at, duration_ms, \
-         direction, content_hash, state, details, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&id)
-    .bind(recording.tenant.as_str())
-    .bind(recording.source.as_str())
-    .bind(&recording.external_id)
-    .bind(to_millis(&recording.started_at))
-    .bind(as_i64(recording.duration_ms))
-    .bind(recording.direction.as_str())
-    .bind(recording.content_hash.as_slice())
-    .bind(recording.state.as_str())
-    .bind(&item.details_text)
-    .bind(to_millis(&recording.created_at))
-    .execute(&mut *connection)
-    .await?;
-    for tag in &recording.tags {
-        sqlx::query("INSERT INTO recording_tags (recording_id, tag) VALUES ($1, $2)")
-            .bind(&id)
-            .bind(tag)
-            .execute(&mut *connection)
-            .await?;
-    }
-    for participant in &item.participants {
-        sqlx::query(
-            "INSERT INTO participants (recording_id, ordinal, address, name, role) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(i64::from(participant.ordinal))
-        .bind(participant.address.dangerous_reveal())
-        .bind(
-            participant
-                .name
-                .as_ref()
-                .map(|name| name.dangerous_reveal()),
-        )
-        .bind(&participant.role)
-        .execute(&mut *connection)
-        .await?;
-        for (position, evidence) in participant.evidence.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO consent_evidence \
-                 (recording_id, ordinal, position, kind, at, reference, source) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&id)
-            .bind(i64::from(participant.ordinal))
-            .bind(position as i64)
-            .bind(evidence.kind.as_str())
-            .bind(evidence.at.as_ref().map(to_millis))
-            .bind(&evidence.reference)
-            .bind(evidence.source.as_str())
-            .execute(&mut *connection)
-            .await?;
-        }
-    }
-    for stream in &item.streams {
-        sqlx::query(
-            "INSERT INTO streams (recording_id, label, content_type, codec, duration_ms, \
-             plaintext_size, plaintext_sha256, object_key, object_size, object_sha256, region) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&id)
-        .bind(stream.label.as_str())
-        .bind(&stream.content_type)
-        .bind(&stream.codec)
-        .bind(as_i64(stream.duration_ms))
-        .bind(as_i64(stream.plaintext_size))
-        .bind(stream.plaintext_sha256.as_slice())
-        .bind(&stream.object_key)
-        .bind(as_i64(stream.object_size))
-        .bind(stream.object_sha256.as_slice())
-        .bind(stream.region.as_str())
-        .execute(&mut *connection)
-        .await?;
-    }
-    sqlx::query("INSERT INTO sealed_keys (recording_id, sealed_key) VALUES ($1, $2)")
-        .bind(&id)
-        .bind(item.sealed_key.as_slice())
-        .execute(&mut *connection)
-        .await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -319,55 +208,68 @@ impl Catalog for SqliteCatalog {
             .collect::<Result<Vec<_>, _>>()?;
         let mut write = self.begin_write().await?;
         let connection = &mut *write.transaction;
-        let mut tenants: std::collections::HashMap<TenantId, Tenant> = Default::default();
-        let mut head = audit_head(&mut *connection).await?;
-        let mut outcomes = Vec::with_capacity(checked.len());
+        let mut tenants: HashMap<TenantId, Tenant> = HashMap::new();
         for item in &checked {
-            let recording = &item.recording;
-            if !tenants.contains_key(&recording.tenant) {
-                let tenant = read::tenant(&mut *connection, &recording.tenant)
-                    .await?
-                    .ok_or_else(|| CatalogError::NotFound {
+            let id = &item.recording.tenant;
+            if !tenants.contains_key(id) {
+                let tenant = read::tenant(&mut *connection, id).await?.ok_or_else(|| {
+                    CatalogError::NotFound {
                         what: "tenant",
-                        id: recording.tenant.to_string(),
-                    })?;
-                tenants.insert(recording.tenant.clone(), tenant);
+                        id: id.to_string(),
+                    }
+                })?;
+                tenants.insert(id.clone(), tenant);
             }
-            if let Some(tenant) = tenants.get(&recording.tenant) {
+            if let Some(tenant) = tenants.get(id) {
                 item.check_region(tenant)?;
             }
-            let existing =
-                read::by_content_hash(&mut *connection, &recording.tenant, &recording.content_hash)
-                    .await?;
-            if let Some(existing) = existing {
-                outcomes.push(CommitOutcome::Duplicate { existing });
-                continue;
-            }
-            if let Some(state) = read::state(&mut *connection, &recording.id).await? {
-                return Err(match state {
-                    RecordingState::Erased => Conflict::Transition {
-                        id: recording.id,
-                        from: RecordingState::Erased,
-                        to: RecordingState::Committed,
-                    },
-                    _ => Conflict::RecordingIdTaken(recording.id),
-                }
-                .into());
-            }
-            insert_recording(&mut *connection, item).await?;
-            let prepared = PreparedAuditEntry::new(&item.audit.entry(
-                recording.created_at,
-                Some(&recording.tenant),
-                Some(&recording.id),
-            ))?;
-            let entry = one(append_entries(&mut *connection, &mut head, vec![prepared]).await?)?;
-            outcomes.push(CommitOutcome::Committed {
-                id: recording.id,
-                audit_seq: entry.seq,
-            });
         }
+        let hashes = batch::stored_hashes(&mut *connection, &checked).await?;
+        let states = batch::stored_states(&mut *connection, &checked).await?;
+        let steps = plan_commit(
+            &checked,
+            |tenant, hash| hashes.get(&(tenant.clone(), *hash)).copied(),
+            |id| states.get(id).copied(),
+        )?;
+        let inserted: Vec<&CheckedRecording> = checked
+            .iter()
+            .zip(&steps)
+            .filter(|(_, step)| **step == CommitStep::Insert)
+            .map(|(item, _)| item)
+            .collect();
+        batch::insert_recordings(&mut *connection, &inserted).await?;
+        let prepared = inserted
+            .iter()
+            .map(|item| {
+                PreparedAuditEntry::new(&item.audit.entry(
+                    item.recording.created_at,
+                    Some(&item.recording.tenant),
+                    Some(&item.recording.id),
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut head = audit_head(&mut *connection).await?;
+        let entries = append_entries(&mut *connection, &mut head, prepared).await?;
         write.transaction.commit().await?;
-        Ok(outcomes)
+
+        let mut entries = entries.into_iter();
+        checked
+            .iter()
+            .zip(steps)
+            .map(|(item, step)| match step {
+                CommitStep::Duplicate { existing } => Ok(CommitOutcome::Duplicate { existing }),
+                CommitStep::Insert => {
+                    let entry = entries.next().ok_or_else(|| CatalogError::Corrupt {
+                        column: "audit",
+                        reason: "fewer audit entries than recordings".into(),
+                    })?;
+                    Ok(CommitOutcome::Committed {
+                        id: item.recording.id,
+                        audit_seq: entry.seq,
+                    })
+                }
+            })
+            .collect()
     }
 
     async fn recording(

@@ -113,18 +113,6 @@ pub(crate) async fn by_content_hash(
         .transpose()
 }
 
-pub(crate) async fn state(
-    connection: &mut SqliteConnection,
-    id: &RecordingId,
-) -> Result<Option<RecordingState>, CatalogError> {
-    let row = sqlx::query("SELECT state FROM recordings WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(connection)
-        .await?;
-    row.map(|row| recording_state(row.try_get("state")?))
-        .transpose()
-}
-
 const RECORDING_COLUMNS: &str = "r.id, r.tenant_id, r.source, r.external_id, r.started_at, \
      r.duration_ms, r.direction, r.content_hash, r.state, r.details, r.created_at";
 

@@ -556,3 +556,51 @@ impl RecordingFilter {
                 .is_none_or(|tag| recording.tags.iter().any(|candidate| candidate == tag))
     }
 }
+
+/// What a batch commit does with one checked recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitStep {
+    Insert,
+    Duplicate { existing: RecordingId },
+}
+
+/// Decide every item of a batch before anything is written, the same way in every backend:
+/// a content hash the tenant already has (stored, or earlier in the batch) is a duplicate;
+/// otherwise an id that is taken is a conflict (a lifecycle conflict when the holder was
+/// erased). `stored_hash` and `stored_state` answer for what is already stored.
+pub(crate) fn plan_commit(
+    items: &[CheckedRecording],
+    stored_hash: impl Fn(&TenantId, &Sha256Digest) -> Option<RecordingId>,
+    stored_state: impl Fn(&RecordingId) -> Option<RecordingState>,
+) -> Result<Vec<CommitStep>, CatalogError> {
+    let mut batch_hashes: std::collections::HashMap<(&TenantId, &Sha256Digest), RecordingId> =
+        std::collections::HashMap::new();
+    let mut batch_ids: HashSet<RecordingId> = HashSet::new();
+    let mut steps = Vec::with_capacity(items.len());
+    for item in items {
+        let recording = &item.recording;
+        let key = (&recording.tenant, &recording.content_hash);
+        let existing = stored_hash(key.0, key.1).or_else(|| batch_hashes.get(&key).copied());
+        if let Some(existing) = existing {
+            steps.push(CommitStep::Duplicate { existing });
+            continue;
+        }
+        if let Some(state) = stored_state(&recording.id) {
+            return Err(match state {
+                RecordingState::Erased => Conflict::Transition {
+                    id: recording.id,
+                    from: RecordingState::Erased,
+                    to: RecordingState::Committed,
+                },
+                _ => Conflict::RecordingIdTaken(recording.id),
+            }
+            .into());
+        }
+        if !batch_ids.insert(recording.id) {
+            return Err(Conflict::RecordingIdTaken(recording.id).into());
+        }
+        batch_hashes.insert(key, recording.id);
+        steps.push(CommitStep::Insert);
+    }
+    Ok(steps)
+}

@@ -97,7 +97,7 @@ impl Participant {
         self
     }
 
-    pub fn opted_out(mut self) -> Participant {
+    pub fn with_opt_out(mut self) -> Participant {
         self.opted_out = true;
         self
     }

@@ -284,7 +284,7 @@ fn opted_out_participant_is_not_covered_even_with_evidence_attestation_and_staff
     let rules = rules(ConsentPolicy::AllParty, &["sip:*@contact.example.com"]);
     let participants = vec![
         customer().with_evidence(announcement(0)),
-        agent().with_evidence(announcement(0)).opted_out(),
+        agent().with_evidence(announcement(0)).with_opt_out(),
     ];
     let reason = refused(rules.decide(Some(&notice()), &call(participants)));
     assert_eq!(
@@ -300,7 +300,7 @@ fn opted_out_participant_is_not_covered_even_with_evidence_attestation_and_staff
 #[test]
 fn one_party_records_the_covered_participant_beside_one_who_opted_out() {
     let participants = vec![
-        customer().opted_out(),
+        customer().with_opt_out(),
         agent().with_evidence(announcement(0)),
     ];
     let covered = recorded(rules(ConsentPolicy::OneParty, &[]).decide(None, &call(participants)));
@@ -310,7 +310,7 @@ fn one_party_records_the_covered_participant_beside_one_who_opted_out() {
 
 #[test]
 fn one_party_where_everyone_opted_out_is_refused_and_says_so() {
-    let participants = vec![customer().opted_out()];
+    let participants = vec![customer().with_opt_out()];
     let reason =
         refused(rules(ConsentPolicy::OneParty, &[]).decide(Some(&notice()), &call(participants)));
     assert!(reason.to_string().ends_with("; 1 asked not to be recorded"));

@@ -69,6 +69,28 @@ impl ChunkCipher {
         tag.as_ref().try_into().map_err(|_| SealError::Crypto)
     }
 
+    /// Seals `plaintext` into `out`, which must be exactly `plaintext.len() + TAG_LEN` long.
+    pub(crate) fn seal_out_of_place(
+        &self,
+        index: u64,
+        is_last: bool,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), SealError> {
+        let nonce = self.nonce(index).ok_or(SealError::TooLong)?;
+        let (ciphertext, tag) = out.split_at_mut(plaintext.len().min(out.len()));
+        self.key
+            .seal_out_of_place_scatter(
+                nonce,
+                self.aad(index, is_last),
+                plaintext,
+                ciphertext,
+                &[],
+                tag,
+            )
+            .map_err(|_| SealError::Crypto)
+    }
+
     /// Opens one sealed chunk (ciphertext ‖ tag) into `out`, which must be exactly as long as
     /// the ciphertext.
     pub(crate) fn open_into(
@@ -98,7 +120,9 @@ fn random_nonce_prefix<R: RngCore + CryptoRng>(rng: &mut R) -> [u8; NONCE_PREFIX
 }
 
 /// Seals a whole plaintext into one container (the import fast path). The output is
-/// allocated once at its final size; each chunk is copied in and sealed in place.
+/// allocated once at its final size and each chunk is sealed straight from `plaintext` into
+/// it (AES-GCM out of place), so the plaintext is read once and never copied. An import that
+/// reads a file can skip even its own read buffer with [`ContainerBuffer`].
 pub fn seal_container<R>(
     data_key: &DataKey,
     header: ContainerHeader,
@@ -126,11 +150,88 @@ where
         // an exact multiple of the chunk size (or empty): that last chunk is empty.
         let chunk = chunks.next().unwrap_or_default();
         let start = out.len();
-        out.extend_from_slice(chunk);
-        let tag = cipher.seal_in_place(index, index == last, &mut out[start..])?;
-        out.extend_from_slice(&tag);
+        out.resize(start + chunk.len() + TAG_LEN, 0);
+        cipher.seal_out_of_place(index, index == last, chunk, &mut out[start..])?;
     }
     Ok(SealedBytes::from_vec(out))
+}
+
+/// A container laid out before its plaintext arrives, for imports that read a file straight
+/// into place: [`ContainerBuffer::new`] allocates the whole object once, the caller fills the
+/// plaintext slots of [`ContainerBuffer::chunk_slots_mut`] (e.g. with `Read::read_exact`), and
+/// [`ContainerBuffer::seal`] seals every chunk in place. No plaintext is copied by this crate.
+pub struct ContainerBuffer {
+    header: ContainerHeader,
+    layout: ContainerLayout,
+    buffer: Vec<u8>,
+}
+
+impl ContainerBuffer {
+    /// Room for a container of exactly `plaintext_len` bytes, zero-filled.
+    pub fn new(header: ContainerHeader, plaintext_len: u64) -> Result<ContainerBuffer, SealError> {
+        let layout = ContainerLayout::for_plaintext(
+            header.encoded_len(),
+            header.chunk_size(),
+            plaintext_len,
+        )?;
+        let object_len = usize::try_from(layout.object_len()).map_err(|_| SealError::TooLong)?;
+        Ok(ContainerBuffer {
+            header,
+            layout,
+            buffer: vec![0; object_len],
+        })
+    }
+
+    pub fn layout(&self) -> &ContainerLayout {
+        &self.layout
+    }
+
+    /// The plaintext slots, one per chunk, in order; together exactly `plaintext_len` bytes
+    /// (the last slot may be empty).
+    pub fn chunk_slots_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {
+        let header_len = self.header.encoded_len();
+        let chunk_size = self.header.chunk_size() as usize;
+        self.buffer
+            .get_mut(header_len..)
+            .unwrap_or_default()
+            .chunks_mut(chunk_size + TAG_LEN)
+            .map(|sealed_chunk| {
+                let plaintext_len = sealed_chunk.len().saturating_sub(TAG_LEN);
+                &mut sealed_chunk[..plaintext_len]
+            })
+    }
+
+    /// Writes the header (with a nonce prefix drawn from `rng`) and seals every chunk in place.
+    pub fn seal<R>(mut self, data_key: &DataKey, rng: &mut R) -> Result<SealedBytes, SealError>
+    where
+        R: RngCore + CryptoRng,
+    {
+        let header = self.header.with_nonce_prefix(random_nonce_prefix(rng));
+        let cipher = ChunkCipher::new(data_key, &header)?;
+        let mut encoded = Vec::with_capacity(header.encoded_len());
+        header.encode_into(&mut encoded);
+        let header_len = encoded.len().min(self.buffer.len());
+        let (header_slot, body) = self.buffer.split_at_mut(header_len);
+        header_slot.copy_from_slice(&encoded[..header_len]);
+        let chunk_size = header.chunk_size() as usize;
+        let last = self.layout.last_chunk();
+        for (index, sealed_chunk) in (0u64..).zip(body.chunks_mut(chunk_size + TAG_LEN)) {
+            let plaintext_len = sealed_chunk.len().saturating_sub(TAG_LEN);
+            let (in_out, tag_slot) = sealed_chunk.split_at_mut(plaintext_len);
+            let tag = cipher.seal_in_place(index, index == last, in_out)?;
+            tag_slot.copy_from_slice(&tag);
+        }
+        Ok(SealedBytes::from_vec(self.buffer))
+    }
+}
+
+impl std::fmt::Debug for ContainerBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerBuffer")
+            .field("header", &self.header)
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seals a stream as it arrives (live calls). Holds at most one chunk of plaintext; every

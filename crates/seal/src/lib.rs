@@ -25,7 +25,7 @@ mod layout;
 mod reader;
 mod sealed_bytes;
 
-pub use container::{ContainerWriter, seal_container};
+pub use container::{ContainerBuffer, ContainerWriter, seal_container};
 pub use error::{FormatError, SealError};
 pub use header::{
     CONTAINER_MAGIC, ContainerHeader, DEFAULT_CHUNK_SIZE, FORMAT_VERSION, MAX_CHUNK_SIZE,

@@ -3,8 +3,8 @@
 mod support;
 
 use onrecord_seal::{
-    ContainerHeader, ContainerLayout, ContainerReader, ContainerWriter, SealError, SealedBytes,
-    TAG_LEN, open_chunk, open_container, open_plaintext_range, seal_container,
+    ContainerBuffer, ContainerHeader, ContainerLayout, ContainerReader, ContainerWriter, SealError,
+    SealedBytes, TAG_LEN, open_chunk, open_container, open_plaintext_range, seal_container,
 };
 use proptest::prelude::*;
 use support::{data_key, header, integrity, plaintext, rng};
@@ -109,6 +109,24 @@ fn writer_and_one_shot_produce_the_same_layout() -> Result<(), SealError> {
     let rest = writer.finish()?;
     // Same nonce prefix from the same generator, so the bytes are identical.
     assert_eq!(SealedBytes::concat([first, rest]), one_shot);
+    Ok(())
+}
+
+#[test]
+fn container_buffer_filled_in_place_equals_the_one_shot_seal() -> Result<(), SealError> {
+    let key = data_key(3);
+    for length in [0usize, 1, 1023, 1024, 2048, 5000] {
+        let plain = plaintext(length);
+        let one_shot = seal_container(&key, header(1, "a", CHUNK), &plain, &mut rng(9))?;
+        let mut buffer = ContainerBuffer::new(header(1, "a", CHUNK), length as u64)?;
+        let mut offset = 0;
+        for slot in buffer.chunk_slots_mut() {
+            slot.copy_from_slice(&plain[offset..offset + slot.len()]);
+            offset += slot.len();
+        }
+        assert_eq!(offset, length);
+        assert_eq!(buffer.seal(&key, &mut rng(9))?, one_shot, "length {length}");
+    }
     Ok(())
 }
 

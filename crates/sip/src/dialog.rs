@@ -90,9 +90,10 @@ impl Dialog {
         let remote_target = headers.contacts().ok()?.first()?.uri().to_owned();
         // RFC 3261 §12.1.1: "The route set MUST be set to the list of URIs in the
         // Record-Route header field from the request, taken in order".
+        // A Record-Route we cannot read is left out rather than failing the dialog.
         let route_set = headers
             .record_routes()
-            .ok()?
+            .unwrap_or_default()
             .iter()
             .map(ToString::to_string)
             .collect();

@@ -178,6 +178,9 @@ impl ServerTransaction {
     ) -> bool {
         self.awaiting_application = false;
         self.answer_deadline = None;
+        // Only the headers are needed once the final response is out (the body of an
+        // INVITE is the bulk of its memory).
+        self.request.body = Vec::new();
         let unreliable = !self.transport.is_reliable();
         match &mut self.state {
             State::Invite(state) => {

@@ -118,8 +118,12 @@ impl StreamRecorder {
     }
 
     fn arrival_ms(&self, now: Instant) -> u32 {
-        let elapsed = now.saturating_duration_since(self.start).as_millis();
-        u32::try_from(elapsed).unwrap_or(u32::MAX)
+        let elapsed = now.saturating_duration_since(self.start);
+        let ms = elapsed
+            .as_secs()
+            .saturating_mul(1_000)
+            .saturating_add(u64::from(elapsed.subsec_millis()));
+        u32::try_from(ms).unwrap_or(u32::MAX)
     }
 
     fn ms_to_ticks(&self, ms: u32) -> u64 {

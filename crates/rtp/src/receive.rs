@@ -189,8 +189,14 @@ impl SourceState {
     /// A.8: J += (|D| - J) / 16, with D the change in transit time, all in RTP ticks.
     fn update_jitter(&mut self, arrival: Instant, extended_timestamp: i64) {
         let reference = *self.reference.get_or_insert(arrival);
-        let elapsed = arrival.saturating_duration_since(reference).as_micros();
-        let arrival_ticks = elapsed.saturating_mul(u128::from(self.clock_rate)) / 1_000_000;
+        // 64-bit arithmetic (128-bit division costs more than the rest of the packet path):
+        // microseconds × clock rate overflows u64 only after 12,000 years at 48 kHz.
+        let elapsed = arrival.saturating_duration_since(reference);
+        let micros = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(elapsed.subsec_micros()));
+        let arrival_ticks = micros.saturating_mul(u64::from(self.clock_rate)) / 1_000_000;
         let arrival_ticks = i64::try_from(arrival_ticks).unwrap_or(i64::MAX);
         let transit = arrival_ticks.saturating_sub(extended_timestamp);
         if let Some(last) = self.last_transit {

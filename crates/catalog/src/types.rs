@@ -604,3 +604,49 @@ pub(crate) fn plan_commit(
     }
     Ok(steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_allows_only_forward_steps() {
+        use RecordingState::{Committed, Erased, Recording};
+        let id = RecordingId::from_parts(0, [0; 10]);
+        let all = [Recording, Committed, Erased];
+        for from in all {
+            for to in all {
+                let allowed = matches!(
+                    (from, to),
+                    (Recording, Committed) | (Recording, Erased) | (Committed, Erased)
+                );
+                assert_eq!(from.transition(id, to).is_ok(), allowed, "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn states_and_sources_round_trip_through_text() {
+        for state in [
+            RecordingState::Recording,
+            RecordingState::Committed,
+            RecordingState::Erased,
+        ] {
+            assert_eq!(RecordingState::parse(state.as_str()), Some(state));
+        }
+        for source in [RecordingSource::Import, RecordingSource::Siprec] {
+            assert_eq!(RecordingSource::parse(source.as_str()), Some(source));
+        }
+        assert_eq!(RecordingState::parse("deleted"), None);
+    }
+
+    #[test]
+    fn cursor_text_round_trips() {
+        let cursor = Cursor {
+            started_at_millis: -5,
+            id: RecordingId::from_parts(9, [7; 10]),
+        };
+        let parsed: Result<Cursor, _> = cursor.to_string().parse();
+        assert!(matches!(parsed, Ok(parsed) if parsed == cursor));
+    }
+}

@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             erasure_destroys_sealed_key_and_is_final,
             erased_recording_cannot_be_committed_again,
             erasing_an_unknown_recording_is_not_found,
+            large_batch_commits_across_statement_chunks,
             list_pages_newest_first_without_gaps_or_repeats,
             list_and_count_apply_every_filter,
             list_rejects_bad_page_limits_and_cursors,

@@ -651,3 +651,43 @@ pub async fn refusals_are_counted_per_tenant_and_reason_and_audited(catalog: &dy
     );
     assert_eq!(audit_len(catalog).await, 6);
 }
+
+pub async fn large_batch_commits_across_statement_chunks(catalog: &dyn Catalog) {
+    register(catalog, "acme").await;
+    let mut recordings: Vec<_> = (0..900)
+        .map(|index| sample_recording("acme", index))
+        .collect();
+    let mut repeat = sample_recording("acme", 5_000);
+    repeat.content_hash = recordings[3].content_hash;
+    recordings.push(repeat);
+    let outcomes = commit(catalog, &recordings).await;
+    assert_eq!(outcomes.len(), 901);
+    for (index, outcome) in outcomes.iter().take(900).enumerate() {
+        assert_eq!(
+            *outcome,
+            CommitOutcome::Committed {
+                id: recordings[index].id,
+                audit_seq: index as u64 + 2
+            }
+        );
+    }
+    assert_eq!(
+        outcomes[900],
+        CommitOutcome::Duplicate {
+            existing: recordings[3].id
+        }
+    );
+    let count = catalog
+        .count_recordings(&RecordingFilter::default())
+        .await
+        .expect("count");
+    assert_eq!(count, 900);
+    let last = catalog
+        .recording(None, &recordings[899].id)
+        .await
+        .expect("read")
+        .expect("last of the batch stored");
+    assert_eq!(last.participants.len(), 2);
+    assert_eq!(last.streams.len(), 2);
+    assert_eq!(audit_len(catalog).await, 901);
+}

@@ -7,16 +7,21 @@
 //! (unversioned namespace, pre-RFC `recording_metadata`, `id`/`session` attributes, prefixes,
 //! interleaved order, lenient timestamps), per-participant consent evidence from our metadata
 //! extension, [`MetadataState`] (complete snapshots and partial updates over time, label ↔
-//! stream ↔ participant resolution per offer), and [`classify`] (RFC 7866 §6.2).
+//! stream ↔ participant resolution per offer), [`classify`] (RFC 7866 §6.2), and the
+//! recording server itself ([`session::RecordingServer`]): the SRS behaviour of RFC 7866 on
+//! top of the sans-IO `sip` endpoint — client allow-list, consent gate, `recvonly` answers
+//! with allocated ports, pause/resume, metadata updates and snapshot requests, teardown.
 //!
-//! Never does: I/O, SIP parsing (callers pass the body bytes, the `Content-Type` value and a
-//! few facts about the headers), SDP answers (that is the `sdp` crate), clocks (times are
-//! arguments), or consent decisions (that is the `consent` crate). Hostile input returns a
+//! Never does: I/O (no sockets, no tasks: the driver feeds bytes and drains transmits and
+//! events), SIP message handling below the application (that is the `sip` crate), SDP
+//! answers (the `sdp` crate builds them), clocks (times are arguments), or the consent rules
+//! themselves (the `consent` crate decides; this crate feeds it the call's participants). Hostile input returns a
 //! [`SiprecError`], never a panic; every size is bounded.
 
 mod classify;
 pub mod metadata;
 mod multipart;
+pub mod session;
 
 pub use classify::{
     LegacyReason, RequestFacts, SessionKind, classify, contact_has_src_feature_tag,
@@ -35,6 +40,11 @@ pub use metadata::{
 };
 pub use multipart::{
     BodyPart, MAX_BODY_BYTES, MAX_PARTS, MetadataPart, SessionBody, split_recording_session_body,
+};
+pub use session::{
+    ClientPolicy, ControlError, EndReason, PauseReason, PortAllocator, PortPool, RecordingServer,
+    Refusal, ServerConfig, SessionError, SessionEvent, SessionParticipant, SessionPhase,
+    SessionStarted, StreamActivity, StreamPlan, sip_rejection,
 };
 
 /// Why a body, a metadata document or a metadata update was refused. All are caused by the

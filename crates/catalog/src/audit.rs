@@ -12,7 +12,9 @@
 //! that has a successor, or swapping two entries makes [`verify_entries`] report the first bad
 //! entry. What it cannot prove on its own: that the tail was not cut off. Deleting the last
 //! entries leaves a shorter chain that verifies; detecting truncation takes signed
-//! checkpoints of `(seq, hash)` kept outside the catalog (a later issue).
+//! checkpoints of `(seq, hash)` kept outside the catalog (a later issue). The chain has no key
+//! either: someone who can write the database can recompute every hash after an edit, so the
+//! same signed checkpoints are also what pins the history before them.
 
 use std::fmt;
 

@@ -13,6 +13,8 @@
 //! `BEGIN IMMEDIATE` (so the write lock is taken before the chain head is read, which also
 //! keeps a second process that opens the same file from forking the chain). The audit chain
 //! needs exactly this: reading the previous hash and appending after it is one atomic step.
+//! (The PostgreSQL backend will take a transaction-scoped advisory lock instead, which also
+//! serializes appends across nodes.)
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -9,6 +9,7 @@ use rtp::{
 
 use crate::MediaError;
 use crate::format::{GapReason, Record, SourceCause, StreamHeader};
+use crate::gap::{GapMap, GapMapBuilder};
 use crate::writer::{ChunkReady, MAX_AUDIO_PAYLOAD_LEN, StreamWriter, WriterConfig};
 
 /// How a recorder behaves.
@@ -89,6 +90,9 @@ pub struct StreamRecorder {
     end_time: u64,
     open_gaps: u8,
     statistics: RecorderStatistics,
+    /// The gap map, kept as records are written, so a finished stream's gaps are known
+    /// without reading its (sealed) bytes back.
+    gaps: GapMapBuilder,
 }
 
 impl StreamRecorder {
@@ -102,6 +106,7 @@ impl StreamRecorder {
         let header = config.header;
         Ok(StreamRecorder {
             writer: StreamWriter::new(&header, config.writer, buffer)?,
+            gaps: GapMapBuilder::new(&header),
             receiver: StreamReceiver::new(config.receive),
             payload_types: header.payload_types,
             telephone_events: TelephoneEventTracker::new(),
@@ -188,7 +193,7 @@ impl StreamRecorder {
         };
         let arrival_time = self.ms_to_ticks(arrival_ms);
         if let Some((cause, previous_ssrc, ssrc)) = source {
-            self.writer.write(&Record::Source {
+            self.write_record(&Record::Source {
                 cause,
                 previous_ssrc,
                 ssrc,
@@ -218,7 +223,7 @@ impl StreamRecorder {
             return self.telephone_event(packet.timestamp(), payload, time, arrival_ms);
         }
         if format.payload_type != self.current_payload_type {
-            self.writer.write(&Record::CodecChange {
+            self.write_record(&Record::CodecChange {
                 payload_type: format.payload_type,
                 encoding: format.encoding,
                 clock_rate: format.clock_rate,
@@ -241,7 +246,7 @@ impl StreamRecorder {
         }
         self.end_time = self.end_time.max(time.saturating_add(duration));
         self.statistics.audio_records += 1;
-        self.writer.write(&Record::Audio {
+        self.write_record(&Record::Audio {
             time,
             sequence: extended_sequence as u32,
             arrival_ms,
@@ -315,7 +320,7 @@ impl StreamRecorder {
             GapReason::Loss => self.statistics.loss_gaps += 1,
             _ => self.statistics.inactivity_gaps += 1,
         }
-        self.writer.write(&Record::Gap {
+        self.write_record(&Record::Gap {
             reason,
             start,
             end,
@@ -343,7 +348,7 @@ impl StreamRecorder {
             }
         };
         self.statistics.telephone_events += 1;
-        self.writer.write(&Record::TelephoneEvent {
+        self.write_record(&Record::TelephoneEvent {
             time,
             arrival_ms,
             event: kept.event,
@@ -366,7 +371,7 @@ impl StreamRecorder {
         }
         let arrival_ms = self.arrival_ms(now);
         let time = self.ms_to_ticks(arrival_ms).max(self.end_time);
-        let ready = self.writer.write(&Record::GapStart {
+        let ready = self.write_record(&Record::GapStart {
             reason,
             time,
             arrival_ms,
@@ -386,7 +391,7 @@ impl StreamRecorder {
         }
         let arrival_ms = self.arrival_ms(now);
         let time = self.ms_to_ticks(arrival_ms).max(self.end_time);
-        let ready = self.writer.write(&Record::GapEnd {
+        let ready = self.write_record(&Record::GapEnd {
             reason,
             time,
             arrival_ms,
@@ -395,6 +400,18 @@ impl StreamRecorder {
         self.end_time = time;
         self.reanchor = true;
         Ok(ready)
+    }
+
+    fn write_record(&mut self, record: &Record<'_>) -> Result<Option<ChunkReady>, MediaError> {
+        let ready = self.writer.write(record)?;
+        self.gaps.observe(record);
+        Ok(ready)
+    }
+
+    /// The stream's gaps so far (pauses, holds, losses, inactivity, no consent); after
+    /// [`StreamRecorder::finish`], the complete map.
+    pub fn gap_map(&self) -> GapMap {
+        self.gaps.clone().finish()
     }
 
     /// Whether arriving audio is being dropped (pause or no consent open).
@@ -407,7 +424,7 @@ impl StreamRecorder {
     pub fn finish(&mut self, now: Instant) -> Result<Option<ChunkReady>, MediaError> {
         let arrival_ms = self.arrival_ms(now);
         let time = self.ms_to_ticks(arrival_ms).max(self.end_time);
-        let ready = self.writer.write(&Record::End { time, arrival_ms })?;
+        let ready = self.write_record(&Record::End { time, arrival_ms })?;
         self.writer.finish();
         Ok(ready)
     }

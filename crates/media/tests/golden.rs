@@ -43,6 +43,11 @@ fn tone(seed: u8) -> Vec<u8> {
 /// with its three end packets, a pause with a packet dropped inside it, an SSRC change
 /// (whose first packet is on probation) and a codec change, then the end.
 fn record_scenario() -> Result<Vec<u8>, Box<dyn Error>> {
+    record_scenario_with_gap_map().map(|(stored, _)| stored)
+}
+
+/// The scenario's stored bytes and the gap map the recorder kept while writing them.
+fn record_scenario_with_gap_map() -> Result<(Vec<u8>, GapMap), Box<dyn Error>> {
     let mut payload_types = PayloadTypeMap::with_static_types();
     payload_types.insert(PayloadFormat::new(101, Encoding::TelephoneEvent, 8_000)?)?;
     let header = StreamHeader::new(payload_types, 0, START_UNIX_MS)?;
@@ -130,7 +135,15 @@ fn record_scenario() -> Result<Vec<u8>, Box<dyn Error>> {
     let _ = recorder.finish(at(1_600))?;
     drain(&mut recorder);
     stored.extend_from_slice(recorder.last_chunk().ok_or("no last chunk")?);
-    Ok(stored)
+    Ok((stored, recorder.gap_map()))
+}
+
+#[test]
+fn the_recorders_own_gap_map_equals_the_one_read_from_its_bytes() -> Result<(), Box<dyn Error>> {
+    let (stored, kept) = record_scenario_with_gap_map()?;
+    assert_eq!(kept, GapMap::from_stream(&stored)?);
+    assert!(!kept.gaps.is_empty());
+    Ok(())
 }
 
 #[test]

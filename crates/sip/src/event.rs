@@ -84,6 +84,10 @@ pub enum Event {
     IncomingInvite {
         transaction: ServerTransactionId,
         request: Request,
+        /// Where it came from (for allow-listing recording clients); for TCP/TLS the
+        /// connection's remote address, which the driver maps to a TLS identity.
+        source: SocketAddr,
+        transport: Transport,
     },
     /// A re-INVITE, UPDATE or INFO in a dialog. Answer with [`crate::Endpoint::respond`].
     InDialogRequest {

@@ -245,7 +245,7 @@ impl<'a> LineReader<'a> {
 fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
     let malformed = || ParseError::new(ParseErrorKind::MalformedStartLine);
     let text = std::str::from_utf8(line).map_err(|_| malformed())?;
-    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_sip_slash(text) {
         let mut parts = text.trim().splitn(2, char::is_whitespace);
         let version = parts.next().ok_or_else(malformed)?;
         check_version(version)?;
@@ -280,10 +280,18 @@ fn check_version(version: &str) -> Result<(), ParseError> {
     if version.eq_ignore_ascii_case("SIP/2.0") {
         return Ok(());
     }
-    if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+    if version.len() > 4 && starts_with_sip_slash(version) {
         return Err(ParseError::new(ParseErrorKind::UnsupportedVersion));
     }
     Err(ParseError::new(ParseErrorKind::MalformedStartLine))
+}
+
+/// Whether `text` starts with `SIP/` in any case (compared as bytes: slicing a `str` at 4
+/// could split a multi-byte character).
+fn starts_with_sip_slash(text: &str) -> bool {
+    text.as_bytes()
+        .get(..4)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"SIP/"))
 }
 
 /// RFC 3261 §25.1 token characters.
@@ -440,6 +448,18 @@ mod tests {
             .err()
             .unwrap_or_else(|| panic!("accepted SIP/3.0"));
         assert_eq!(error.status_code(), 505);
+    }
+
+    #[test]
+    fn multibyte_character_in_the_first_four_bytes_is_malformed_not_a_panic() {
+        for start in [
+            "SIé 200 OK\r\n\r\n",
+            "INVITE sip:a@b SIé\r\n\r\n",
+            "€€ x y\r\n\r\n",
+        ] {
+            let result = parse_message(start.as_bytes(), &Limits::default());
+            assert!(result.is_err(), "{start:?}");
+        }
     }
 
     #[test]

@@ -256,9 +256,13 @@ fn sipp_scenario_call_runs_to_its_end() {
             Event::IncomingInvite {
                 transaction,
                 request,
+                source,
+                transport,
             },
         ] => {
             assert!(String::from_utf8_lossy(&request.body).contains("a=label:a_leg"));
+            assert_eq!(*source, common::address(common::SRC));
+            assert_eq!(*transport, Transport::Udp);
             *transaction
         }
         other => panic!("expected IncomingInvite, got {other:?}"),

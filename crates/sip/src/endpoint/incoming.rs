@@ -89,6 +89,8 @@ pub(super) struct Incoming {
     pub request: Request,
     pub reply_to: SocketAddr,
     pub transport: Transport,
+    /// The address the request came from (a connection's remote address for TCP/TLS).
+    pub source: SocketAddr,
 }
 
 impl Endpoint {
@@ -110,6 +112,7 @@ impl Endpoint {
             request,
             reply_to,
             transport,
+            source: from,
         };
         if incoming.request.method == Method::Ack {
             self.handle_ack(now, incoming);
@@ -217,11 +220,14 @@ impl Endpoint {
                     self.answer_automatically(now, incoming, 503, None, headers, None);
                     return;
                 }
+                let (source, transport) = (incoming.source, incoming.transport);
                 let transaction = self.open_for_application(now, incoming, None);
                 if let Some(request) = self.request_of(transaction) {
                     self.events.push_back(Event::IncomingInvite {
                         transaction,
                         request,
+                        source,
+                        transport,
                     });
                 }
             }

@@ -44,7 +44,7 @@ pub use multipart::{
 pub use session::{
     ClientPolicy, ControlError, EndReason, PauseReason, PortAllocator, PortPool, RecordingServer,
     Refusal, ServerConfig, SessionError, SessionEvent, SessionParticipant, SessionPhase,
-    SessionStarted, StreamActivity, StreamPlan, sip_rejection,
+    SessionStarted, StreamActivity, StreamPlan, UNIDENTIFIED_PARTICIPANT, sip_rejection,
 };
 
 /// Why a body, a metadata document or a metadata update was refused. All are caused by the

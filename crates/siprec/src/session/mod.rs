@@ -477,7 +477,7 @@ impl<A: PortAllocator> RecordingServer<A> {
             return Err(SessionError::NoRecordableStream);
         }
         let probe_view = evaluate(client, metadata.current(), &probe, &[], opted_out, wall);
-        gate(client, &probe_view, wall).map_err(SessionError::Consent)?;
+        gate(client, &probe_view, metadata.current(), wall).map_err(SessionError::Consent)?;
 
         let prepared = answer_offer(&sdp_session, &offer, &[], &mut self.allocator)?;
         let view = evaluate(

@@ -202,6 +202,7 @@ fn coverage(
 pub(super) fn gate(
     policy: &ClientPolicy,
     view: &SessionView,
+    metadata: Option<&RecordingMetadata>,
     wall: DateTime<Utc>,
 ) -> Result<(), RefusalReason> {
     let mut considered: Vec<&SessionParticipant> =
@@ -213,14 +214,13 @@ pub(super) fn gate(
         participants: considered
             .iter()
             .map(|participant| {
-                // Evidence as supplied by the call; the decision adds attestation and staff.
+                // The evidence as the call supplied it (so that a refusal can say what was
+                // discarded); the decision adds the attestation and the staff patterns.
                 let mut facts = consent_participant(participant);
-                facts.evidence = participant
-                    .evidence
-                    .iter()
-                    .filter(|evidence| evidence.source == model::EvidenceSource::CallMetadata)
-                    .cloned()
-                    .collect();
+                facts.evidence = metadata
+                    .and_then(|metadata| metadata.participant(&participant.id))
+                    .map(supplied_evidence)
+                    .unwrap_or_default();
                 facts
             })
             .collect(),
@@ -230,6 +230,17 @@ pub(super) fn gate(
         Decision::Record { .. } => Ok(()),
         Decision::Refuse { reason } => Err(reason),
     }
+}
+
+fn supplied_evidence(participant: &crate::Participant) -> Vec<model::ConsentEvidence> {
+    participant
+        .consent
+        .iter()
+        .filter_map(|claim| match claim {
+            ConsentClaim::Valid { evidence } => Some(evidence.clone()),
+            ConsentClaim::Invalid { .. } => None,
+        })
+        .collect()
 }
 
 /// Builds the view of a session from its media lines and metadata.
@@ -288,14 +299,7 @@ pub(super) fn evaluate(
             role: metadata
                 .map(|metadata| role_of(metadata, &participant.id))
                 .unwrap_or_default(),
-            evidence: participant
-                .consent
-                .iter()
-                .filter_map(|claim| match claim {
-                    ConsentClaim::Valid { evidence } => Some(evidence.clone()),
-                    ConsentClaim::Invalid { .. } => None,
-                })
-                .collect(),
+            evidence: supplied_evidence(participant),
             opted_out: session_opted_out
                 || indexes.iter().any(|index| {
                     lines

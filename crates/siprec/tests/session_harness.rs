@@ -62,6 +62,7 @@ pub fn client(policy: ConsentPolicy, attested: bool, accept_legacy: bool) -> Arc
     })
 }
 
+#[derive(Debug)]
 pub struct Harness {
     pub server: RecordingServer<PortPool>,
     pub now: Instant,

@@ -15,8 +15,9 @@
 //! Never does: I/O (no sockets, no tasks: the driver feeds bytes and drains transmits and
 //! events), SIP message handling below the application (that is the `sip` crate), SDP
 //! answers (the `sdp` crate builds them), clocks (times are arguments), or the consent rules
-//! themselves (the `consent` crate decides; this crate feeds it the call's participants). Hostile input returns a
-//! [`SiprecError`], never a panic; every size is bounded.
+//! themselves (the `consent` crate decides; this crate feeds it the call's participants).
+//! Hostile input returns a [`SiprecError`] or a SIP refusal, never a panic; every size is
+//! bounded.
 
 mod classify;
 pub mod metadata;

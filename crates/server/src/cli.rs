@@ -74,6 +74,27 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the SIPREC recording server until interrupted (SIGINT/SIGTERM finalise calls in progress).
+    Serve {
+        /// SIP over UDP and TCP (default: config `server.sip`, else 0.0.0.0:5060).
+        #[arg(long)]
+        sip: Option<std::net::SocketAddr>,
+        /// RTP port range, e.g. 40000-49999 (default: config `server.rtp_ports`, else 40000-49999).
+        #[arg(long)]
+        rtp_ports: Option<String>,
+        /// Address put in SDP answers (default: config `server.media_address`, else the SIP address).
+        #[arg(long)]
+        media_address: Option<std::net::IpAddr>,
+        /// End a call whose streams all stay silent this many seconds (outside pauses and holds).
+        #[arg(long, default_value_t = 30)]
+        rtp_timeout: u64,
+        /// RTP receive threads (default: one per core).
+        #[arg(long)]
+        media_workers: Option<usize>,
+        /// Most calls in progress at once; beyond it new calls get 503.
+        #[arg(long, default_value_t = 50_000)]
+        max_calls: usize,
+    },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -332,11 +353,76 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 writeln!(out, "{}", report.human())?;
             }
         }
+        Command::Serve {
+            sip,
+            rtp_ports,
+            media_address,
+            rtp_timeout,
+            media_workers,
+            max_calls,
+        } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let settings = app.config.server.clone();
+            let sip = sip
+                .or(settings.sip)
+                .unwrap_or_else(|| ([0, 0, 0, 0], 5060).into());
+            let rtp_ports = match rtp_ports {
+                Some(text) => crate::config::parse_port_range(&text)
+                    .map_err(|e| anyhow!("--rtp-ports: {e}"))?,
+                None => settings.rtp_ports.unwrap_or((40_000, 49_999)),
+            };
+            let media_address = media_address
+                .or(settings.media_address)
+                .or((!sip.ip().is_unspecified()).then_some(sip.ip()))
+                .ok_or_else(|| anyhow!("SIP listens on every address: set --media-address (or server.media_address) to the address recording clients send RTP to"))?;
+            if app.config.srcs.is_empty() {
+                eprintln!(
+                    "onrecord: warning: no [[srcs]] in config.toml: every recording client will be refused (403)"
+                );
+            }
+            let options = crate::live::server::ServeOptions {
+                sip,
+                rtp_ports,
+                media_address,
+                media_workers: media_workers.unwrap_or_else(default_workers),
+                rtp_timeout: std::time::Duration::from_secs(rtp_timeout.max(1)),
+                commit_delay: std::time::Duration::from_millis(200),
+                max_sessions: max_calls,
+            };
+            let (ready, listening) = tokio::sync::oneshot::channel();
+            let announce = tokio::spawn(async move {
+                if let Ok(address) = listening.await {
+                    eprintln!(
+                        "onrecord: recording server listening on SIP {address} (UDP and TCP), RTP {media_address} ports {}-{}",
+                        rtp_ports.0, rtp_ports.1
+                    );
+                }
+            });
+            crate::live::server::serve(app, options, shutdown_signal(), Some(ready)).await?;
+            announce.abort();
+            eprintln!("onrecord: stopped; calls in progress were finalised");
+        }
         Command::Demo { dir } => {
             demo::run(dir).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
 }
 
 pub fn default_workers() -> usize {

@@ -4,6 +4,7 @@
 //! value is one error that names the key and the line.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use archive::StoreLocation;
@@ -16,6 +17,83 @@ use serde::Deserialize;
 pub struct Config {
     pub regions: BTreeMap<RegionId, RegionConfig>,
     pub tenants: BTreeMap<TenantId, TenantConfig>,
+    pub server: ServerSettings,
+    pub srcs: Vec<SrcConfig>,
+}
+
+/// `[server]`: where `onrecord serve` listens. Command-line flags override these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// SIP over UDP and TCP, e.g. `0.0.0.0:5060`.
+    pub sip: Option<SocketAddr>,
+    /// Even RTP ports are taken from this range, RTCP on the odd port above.
+    pub rtp_ports: Option<(u16, u16)>,
+    /// The address put in SDP answers (default: the SIP address when it is not a wildcard).
+    pub media_address: Option<IpAddr>,
+    /// HTTP API and web UI.
+    pub http: Option<SocketAddr>,
+}
+
+/// `[[srcs]]`: one recording client (SBC/PBX) allowed to send calls, and for which tenant.
+#[derive(Debug, Clone)]
+pub struct SrcConfig {
+    pub name: String,
+    /// Matched against the source address of SIP requests.
+    pub network: Network,
+    pub tenant: TenantId,
+    /// What the client attests for every call (e.g. it plays a recording notice to all).
+    pub attests: Option<consent::Attestation>,
+    /// Accept sessions without `+sip.src`/`Require: siprec` (legacy dialects, plain SDP).
+    pub accept_legacy: bool,
+}
+
+/// An IP address or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub address: IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Result<Network, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: prefix must be 0 to {max}"))?,
+        };
+        Ok(Network { address, prefix })
+    }
+
+    pub fn contains(&self, candidate: IpAddr) -> bool {
+        match (self.address, candidate.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(candidate)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(network) & mask == u32::from(candidate) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(candidate)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(network) & mask == u128::from(candidate) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +133,37 @@ struct RawConfig {
     regions: BTreeMap<String, toml::Spanned<RawRegion>>,
     #[serde(default)]
     tenants: BTreeMap<String, toml::Spanned<RawTenant>>,
+    #[serde(default)]
+    server: Option<RawServer>,
+    #[serde(default)]
+    srcs: Vec<toml::Spanned<RawSrc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    sip: Option<toml::Spanned<String>>,
+    rtp_ports: Option<toml::Spanned<String>>,
+    media_address: Option<toml::Spanned<String>>,
+    http: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSrc {
+    name: toml::Spanned<String>,
+    address: toml::Spanned<String>,
+    tenant: toml::Spanned<String>,
+    attests: Option<toml::Spanned<RawAttestation>>,
+    #[serde(default)]
+    accept_legacy: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttestation {
+    kind: String,
+    reference: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,12 +309,135 @@ impl Config {
                 "no region is declared: add a [regions.NAME] table with a store URL".into(),
             );
         }
-        Ok(Config { regions, tenants })
+
+        let mut server = ServerSettings::default();
+        if let Some(raw) = raw.server {
+            let socket = |value: &toml::Spanned<String>, key: &str| {
+                value.get_ref().parse::<SocketAddr>().map_err(|_| {
+                    at(
+                        value.span(),
+                        key,
+                        format!("{:?} is not an address:port", value.get_ref()),
+                    )
+                })
+            };
+            if let Some(sip) = &raw.sip {
+                server.sip = Some(socket(sip, "server.sip")?);
+            }
+            if let Some(http) = &raw.http {
+                server.http = Some(socket(http, "server.http")?);
+            }
+            if let Some(range) = &raw.rtp_ports {
+                server.rtp_ports = Some(
+                    parse_port_range(range.get_ref())
+                        .map_err(|message| at(range.span(), "server.rtp_ports", message))?,
+                );
+            }
+            if let Some(media) = &raw.media_address {
+                server.media_address = Some(media.get_ref().parse().map_err(|_| {
+                    at(
+                        media.span(),
+                        "server.media_address",
+                        format!("{:?} is not an IP address", media.get_ref()),
+                    )
+                })?);
+            }
+        }
+
+        let mut srcs = Vec::new();
+        for (index, src) in raw.srcs.into_iter().enumerate() {
+            let key = format!("srcs[{index}]");
+            let span = src.span();
+            let src = src.into_inner();
+            let network = Network::parse(src.address.get_ref())
+                .map_err(|message| at(src.address.span(), &format!("{key}.address"), message))?;
+            let tenant = TenantId::new(src.tenant.get_ref())
+                .ok()
+                .filter(|tenant| tenants.contains_key(tenant))
+                .ok_or_else(|| {
+                    at(
+                        src.tenant.span(),
+                        &format!("{key}.tenant"),
+                        format!("no tenant {:?} is declared", src.tenant.get_ref()),
+                    )
+                })?;
+            let attests = match src.attests {
+                None => None,
+                Some(attestation) => {
+                    let span = attestation.span();
+                    let attestation = attestation.into_inner();
+                    let kind =
+                        attestation
+                            .kind
+                            .parse::<model::ConsentKind>()
+                            .map_err(|message| {
+                                at(span.clone(), &format!("{key}.attests.kind"), message)
+                            })?;
+                    Some(
+                        consent::Attestation::new(kind, attestation.reference).map_err(
+                            |error| at(span, &format!("{key}.attests"), error.to_string()),
+                        )?,
+                    )
+                }
+            };
+            if src.name.get_ref().trim().is_empty() {
+                return Err(at(
+                    src.name.span(),
+                    &format!("{key}.name"),
+                    "must not be empty".into(),
+                ));
+            }
+            if srcs
+                .iter()
+                .any(|s: &SrcConfig| s.name == *src.name.get_ref())
+            {
+                return Err(at(
+                    span,
+                    &format!("{key}.name"),
+                    format!("{:?} is used twice", src.name.get_ref()),
+                ));
+            }
+            srcs.push(SrcConfig {
+                name: src.name.into_inner(),
+                network,
+                tenant,
+                attests,
+                accept_legacy: src.accept_legacy,
+            });
+        }
+        Ok(Config {
+            regions,
+            tenants,
+            server,
+            srcs,
+        })
     }
 
     pub fn tenant(&self, id: &TenantId) -> Option<&TenantConfig> {
         self.tenants.get(id)
     }
+
+    /// The recording client a source address belongs to: the most specific match.
+    pub fn src_for(&self, source: IpAddr) -> Option<&SrcConfig> {
+        self.srcs
+            .iter()
+            .filter(|src| src.network.contains(source))
+            .max_by_key(|src| src.network.prefix)
+    }
+}
+
+/// `LOW-HIGH`, inclusive, at least one even/odd pair above 1023.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let invalid = || format!("{text:?} is not a port range like 40000-49999");
+    let (low, high) = text.split_once('-').ok_or_else(invalid)?;
+    let low: u16 = low.trim().parse().map_err(|_| invalid())?;
+    let high: u16 = high.trim().parse().map_err(|_| invalid())?;
+    if low < 1024 || high <= low {
+        return Err(format!(
+            "{text:?}: the range must lie above 1023 and hold at least two ports"
+        ));
+    }
+    Ok((low, high))
 }
 
 /// The configuration of a fresh data dir: one region, `local`, stored under the data dir.
@@ -311,6 +543,50 @@ staff = ["sip:*@contact.example.com"]
         let text = GOOD.replace("region = \"local\"", "region = \"mars\"");
         let error = Config::parse(&text).err().unwrap_or_default();
         assert!(error.contains("tenants.acme.region"), "{error}");
+    }
+
+    #[test]
+    fn recording_clients_match_by_most_specific_network() -> Result<(), String> {
+        let text = format!(
+            "{GOOD}\n[[srcs]]\nname = \"lan\"\naddress = \"10.0.0.0/8\"\ntenant = \"acme\"\n\n[[srcs]]\nname = \"cube\"\naddress = \"10.1.2.3\"\ntenant = \"acme\"\nattests = {{ kind = \"announcement\", reference = \"prompt-recording-notice-v2\" }}\naccept_legacy = true\n"
+        );
+        let config = Config::parse(&text)?;
+        let ip = |text: &str| text.parse::<IpAddr>().map_err(|e| e.to_string());
+        assert_eq!(
+            config.src_for(ip("10.1.2.3")?).map(|s| s.name.as_str()),
+            Some("cube")
+        );
+        assert_eq!(
+            config.src_for(ip("10.9.9.9")?).map(|s| s.name.as_str()),
+            Some("lan")
+        );
+        assert!(config.src_for(ip("192.0.2.1")?).is_none());
+        assert!(config.srcs[1].attests.is_some() && config.srcs[1].accept_legacy);
+        Ok(())
+    }
+
+    #[test]
+    fn a_recording_client_of_an_unknown_tenant_names_the_key() {
+        let text = format!(
+            "{GOOD}\n[[srcs]]\nname = \"x\"\naddress = \"10.0.0.1\"\ntenant = \"nobody\"\n"
+        );
+        let error = Config::parse(&text).err().unwrap_or_default();
+        assert!(error.contains("srcs[0].tenant"), "{error}");
+        let text = format!("{GOOD}\n[server]\nrtp_ports = \"5-3\"\n");
+        let error = Config::parse(&text).err().unwrap_or_default();
+        assert!(error.contains("server.rtp_ports"), "{error}");
+    }
+
+    #[test]
+    fn networks_match_ipv4_and_ipv6_blocks() -> Result<(), String> {
+        let v4 = Network::parse("192.0.2.0/24")?;
+        assert!(v4.contains("192.0.2.77".parse().map_err(|_| "ip")?));
+        assert!(!v4.contains("192.0.3.1".parse().map_err(|_| "ip")?));
+        assert!(v4.contains("::ffff:192.0.2.5".parse().map_err(|_| "ip")?));
+        let v6 = Network::parse("2001:db8::/32")?;
+        assert!(v6.contains("2001:db8::1".parse().map_err(|_| "ip")?));
+        assert!(Network::parse("10.0.0.0/33").is_err());
+        Ok(())
     }
 
     #[test]

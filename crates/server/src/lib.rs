@@ -10,6 +10,7 @@ pub mod datadir;
 pub mod demo;
 pub mod import;
 pub mod keyring;
+pub mod live;
 pub mod readback;
 pub mod synth;
 pub mod tenants;

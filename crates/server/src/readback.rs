@@ -10,6 +10,7 @@ use seal::{KeyBinding, SealedDataKey};
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::live::server::LIVE_STREAM_CONTENT_TYPE;
 
 /// The JSON view of a recording, shared by `list`, `show` and `export`'s `metadata.json`.
 /// Addresses and names are revealed here on purpose: the caller is reading the archive.
@@ -51,6 +52,7 @@ pub fn recording_json(detail: &RecordingDetail) -> Value {
             "object_size": s.object_size,
             "object_digest": hex::encode(s.object_sha256),
             "region": s.region,
+            "statistics": recording.details.get("streams").and_then(|streams| streams.get(s.label.as_str())),
         })).collect::<Vec<_>>(),
     })
 }
@@ -127,6 +129,33 @@ pub async fn show(app: &App, id: RecordingId) -> Result<RecordingDetail> {
     Ok(detail)
 }
 
+/// The files one decrypted stream becomes: an import's original bytes as they were; a live
+/// stream as 16-bit PCM WAV (decoded from the stored payloads, silence in the gaps) plus the
+/// payloads exactly as received (`.payload`); a metadata timeline as JSON.
+fn export_files(
+    out: &Path,
+    stream: &catalog::Stream,
+    extension: &str,
+    plaintext: Vec<u8>,
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let label = &stream.label;
+    match stream.content_type.as_str() {
+        LIVE_STREAM_CONTENT_TYPE => {
+            let mut wav = Vec::new();
+            media::render_wav(&plaintext, &media::RenderOptions::default(), &mut wav)
+                .map_err(|error| anyhow!("stream {label}: cannot render audio: {error}"))?;
+            let raw = media::raw_payloads(&plaintext, media::PayloadOrder::Arrival)
+                .map_err(|error| anyhow!("stream {label}: cannot read payloads: {error}"))?;
+            Ok(vec![
+                (out.join(format!("{label}.wav")), wav),
+                (out.join(format!("{label}.payload")), raw.bytes),
+            ])
+        }
+        "application/json" => Ok(vec![(out.join(format!("{label}.json")), plaintext)]),
+        _ => Ok(vec![(out.join(format!("{label}.{extension}")), plaintext)]),
+    }
+}
+
 /// Decrypts every stream of a recording into `out` (the original bytes, bit-exact) plus
 /// `metadata.json`. Nothing is written unless every stream opens and matches its digest.
 pub async fn export(app: &App, id: RecordingId, out: &Path) -> Result<Vec<PathBuf>> {
@@ -175,7 +204,7 @@ pub async fn export(app: &App, id: RecordingId, out: &Path) -> Result<Vec<PathBu
                 stream.label
             );
         }
-        files.push((out.join(format!("{}.{extension}", stream.label)), plaintext));
+        files.extend(export_files(out, stream, &extension, plaintext)?);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let metadata_path = out.join("metadata.json");

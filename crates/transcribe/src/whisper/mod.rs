@@ -16,7 +16,7 @@ use tokenizers::Tokenizer;
 
 use crate::{Pcm16k, TranscribeError, TranscribeOptions, Transcriber, Transcript, mel, vad};
 
-pub use bench::{BenchModel, BenchResult, bench};
+pub use bench::{BenchModel, BenchOptions, BenchResult, bench, bench_with_options};
 pub use weights::WhisperShape;
 
 /// Largest `model.bin` read (large-v3 in float32 is about 3.1 GB).

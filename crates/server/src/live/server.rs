@@ -40,7 +40,7 @@ use crate::app::App;
 /// The content type of a live stream's plaintext: `media`'s stored stream format v1.
 pub const LIVE_STREAM_CONTENT_TYPE: &str = "application/x-onrecord-rtp-v1";
 /// The label of the sealed metadata timeline object of a live recording.
-pub const METADATA_STREAM_LABEL: &str = "metadata";
+pub const METADATA_STREAM_LABEL: &str = "metadata-timeline";
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -155,7 +155,7 @@ fn client_policies(app: &App) -> Result<Vec<(crate::config::Network, Arc<ClientP
         ));
     }
     // Most specific network first.
-    clients.sort_by(|a, b| b.0.prefix.cmp(&a.0.prefix));
+    clients.sort_by_key(|client| std::cmp::Reverse(client.0.prefix));
     Ok(clients)
 }
 

@@ -117,3 +117,50 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
 pub fn objects(data_dir: &Path) -> Vec<PathBuf> {
     files_under(&data_dir.join("store"))
 }
+
+pub mod serve;
+
+/// `../shared/siprec-corpus/…` from the workspace root; fails loudly when missing.
+pub fn corpus(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/siprec-corpus")
+        .join(relative);
+    assert!(
+        path.exists(),
+        "SIPREC corpus file missing: {} (the tests need ../shared beside the checkout)",
+        path.display()
+    );
+    path
+}
+
+/// `testdata/…` of the workspace.
+pub fn testdata(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(relative)
+}
+
+/// The RTP payloads of a pcap of Ethernet/IPv4/UDP/RTP packets, concatenated.
+pub fn pcap_rtp_payloads(pcap: &[u8]) -> Vec<u8> {
+    let mut payloads = Vec::new();
+    let mut offset = 24;
+    while offset + 16 <= pcap.len() {
+        let included = u32::from_le_bytes([
+            pcap[offset + 8],
+            pcap[offset + 9],
+            pcap[offset + 10],
+            pcap[offset + 11],
+        ]) as usize;
+        offset += 16;
+        let Some(packet) = pcap.get(offset..offset + included) else {
+            break;
+        };
+        offset += included;
+        let ip = &packet[14..];
+        let header = usize::from(ip[0] & 0x0f) * 4;
+        let rtp = &ip[header + 8..];
+        let csrc = usize::from(rtp[0] & 0x0f) * 4;
+        payloads.extend_from_slice(&rtp[12 + csrc..]);
+    }
+    payloads
+}

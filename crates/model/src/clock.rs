@@ -42,7 +42,10 @@ impl VirtualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         state.0 += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
         state.1 += by;
     }
@@ -50,11 +53,17 @@ impl VirtualClock {
 
 impl Clock for VirtualClock {
     fn wall(&self) -> DateTime<Utc> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).0
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .0
     }
 
     fn monotonic(&self) -> Instant {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).1
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .1
     }
 }
 

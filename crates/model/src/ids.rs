@@ -7,7 +7,9 @@ use uuid::Uuid;
 /// Why a string is not a valid identifier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("{kind} must be 1 to {max} characters of a-z, 0-9 and '-', starting with a letter or digit; got {value:?}")]
+    #[error(
+        "{kind} must be 1 to {max} characters of a-z, 0-9 and '-', starting with a letter or digit; got {value:?}"
+    )]
     Slug {
         kind: &'static str,
         max: usize,

@@ -114,15 +114,17 @@ impl SpooledStream {
     }
 
     /// Publishes the staged stream to the tenant's region store, then removes the spool file.
+    /// Returns the object and the BLAKE3 digest of its sealed bytes.
     pub async fn publish(
         self,
         store: &RegionStore,
         placement: &Placement,
-    ) -> Result<StoredObject, SpoolError> {
+    ) -> Result<(StoredObject, [u8; 32]), SpoolError> {
         store.check_placement(placement, &self.key)?;
         drop(self.file);
         let bytes = tokio::fs::read(&self.path).await.map_err(io(&self.path))?;
         let size = bytes.len() as u64;
+        let digest = *blake3::hash(&bytes).as_bytes();
         store
             .raw_store()
             .put(
@@ -137,10 +139,13 @@ impl SpooledStream {
         tokio::fs::remove_file(&self.path)
             .await
             .map_err(io(&self.path))?;
-        Ok(StoredObject {
-            key: self.key,
-            region: store.region().clone(),
-            size,
-        })
+        Ok((
+            StoredObject {
+                key: self.key,
+                region: store.region().clone(),
+                size,
+            },
+            digest,
+        ))
     }
 }

@@ -124,9 +124,10 @@ async fn spool_stages_then_publishes(
         1,
         "a stream in progress is visible to crash recovery"
     );
-    let stored = staged.publish(store, &placement).await?;
+    let (stored, digest) = staged.publish(store, &placement).await?;
     assert!(spool.leftovers()?.is_empty());
     let read = store.get(&placement, &stored.key).await?;
+    assert_eq!(digest, *blake3::hash(&read).as_bytes());
     let (_, opened) = seal::open_container(&data_key, &read)?;
     assert_eq!(opened, plaintext);
     Ok(())

@@ -17,6 +17,8 @@ use crate::import::{ImportRequest, import as run_import};
 use crate::synth;
 use crate::tenants::{self, NewTenant};
 
+pub mod rtp;
+
 /// CPU time (user + system, all threads) of this process so far.
 fn cpu_time() -> Duration {
     let time = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);

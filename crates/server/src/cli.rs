@@ -142,6 +142,16 @@ pub enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Record N live calls from the built-in recording client; compare with a bare receive loop.
+    Rtp {
+        #[arg(long, default_value_t = 1000)]
+        calls: usize,
+        /// Seconds of each measured phase.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Import N synthetic 3-minute two-party G.711 calls; compare with read + AES-256-GCM + write.
     Import {
         #[arg(long, default_value_t = 500)]
@@ -389,9 +399,10 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 commit_delay: std::time::Duration::from_millis(200),
                 max_sessions: max_calls,
             };
-            let (ready, listening) = tokio::sync::oneshot::channel();
+            let (ready, listening) = tokio::sync::oneshot::channel::<crate::live::server::Ready>();
             let announce = tokio::spawn(async move {
-                if let Ok(address) = listening.await {
+                if let Ok(ready) = listening.await {
+                    let address = ready.sip;
                     eprintln!(
                         "onrecord: recording server listening on SIP {address} (UDP and TCP), RTP {media_address} ports {}-{}",
                         rtp_ports.0, rtp_ports.1
@@ -401,6 +412,18 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             crate::live::server::serve(app, options, shutdown_signal(), Some(ready)).await?;
             announce.abort();
             eprintln!("onrecord: stopped; calls in progress were finalised");
+        }
+        Command::Bench(BenchCommand::Rtp {
+            calls,
+            seconds,
+            json,
+        }) => {
+            let report = bench::rtp::run(calls, seconds).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
+            }
         }
         Command::Demo { dir } => {
             demo::run(dir).await?;

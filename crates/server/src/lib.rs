@@ -12,5 +12,6 @@ pub mod import;
 pub mod keyring;
 pub mod live;
 pub mod readback;
+pub mod recording_client;
 pub mod synth;
 pub mod tenants;

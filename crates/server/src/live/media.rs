@@ -60,7 +60,6 @@ pub struct FinishedStream {
     pub rtcp_packets: u64,
     pub plaintext_size: u64,
     pub plaintext_digest: [u8; 32],
-    pub object_digest: [u8; 32],
     /// Pauses, holds, losses, inactivity and consent gaps.
     pub gap_map: media::GapMap,
     /// A sealing or spool error that stopped recording this stream early.
@@ -241,8 +240,9 @@ struct Stream {
     recorder: StreamRecorder,
     sealer: Option<ContainerWriter>,
     spooled: SpooledStream,
+    /// BLAKE3 of the plaintext as it is sealed (the sealed object's digest is computed when
+    /// it is published, from the spool file, to keep per-stream state small).
     plain_hasher: blake3::Hasher,
-    object_hasher: blake3::Hasher,
     plaintext_size: u64,
     last_packet: Instant,
     rejected_source: u64,
@@ -264,10 +264,9 @@ impl Stream {
                     Some(sealer) => sealer.push(chunk).map_err(|e| e.to_string()),
                     None => Err("stream already sealed".to_owned()),
                 };
-                match sealed.and_then(|sealed| {
-                    self.object_hasher.update(sealed.as_bytes());
-                    self.spooled.append(&sealed).map_err(|e| e.to_string())
-                }) {
+                match sealed
+                    .and_then(|sealed| self.spooled.append(&sealed).map_err(|e| e.to_string()))
+                {
                     Ok(()) => {}
                     Err(error) => self.error = Some(error),
                 }
@@ -295,7 +294,6 @@ impl Stream {
                     let body = sealer.push(&last).map_err(|e| e.to_string())?;
                     let tail = sealer.finish().map_err(|e| e.to_string())?;
                     for part in [body, tail] {
-                        self.object_hasher.update(part.as_bytes());
                         self.spooled.append(&part).map_err(|e| e.to_string())?;
                     }
                     Ok(())
@@ -314,7 +312,6 @@ impl Stream {
             rtcp_packets: self.rtcp_packets,
             plaintext_size: self.plaintext_size,
             plaintext_digest: *self.plain_hasher.finalize().as_bytes(),
-            object_digest: *self.object_hasher.finalize().as_bytes(),
             error: self.error,
         }
     }
@@ -332,7 +329,7 @@ struct Worker {
     counters: Arc<MediaCounters>,
 }
 
-fn thread_cpu_nanos() -> u64 {
+pub fn thread_cpu_nanos() -> u64 {
     let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     (time.tv_sec.max(0) as u64) * 1_000_000_000 + time.tv_nsec.max(0) as u64
 }
@@ -542,7 +539,6 @@ impl Worker {
                 sealer: Some(setup.sealer),
                 spooled: setup.spooled,
                 plain_hasher: blake3::Hasher::new(),
-                object_hasher: blake3::Hasher::new(),
                 plaintext_size: 0,
                 last_packet: self.clock.monotonic(),
                 rejected_source: 0,

@@ -21,7 +21,7 @@ use media::{GapReason, RecorderConfig, StreamHeader, StreamRecorder};
 use model::{Direction, RecordingId, StreamLabel, TenantId};
 use rtp::{Encoding, PayloadFormat, PayloadTypeMap};
 use seal::{ContainerHeader, ContainerWriter, DataKey, KeyBinding, SealedDataKey, TenantPublicKey};
-use serde_json::{Value, json};
+use serde_json::json;
 use sip::{EndpointConfig, Transport};
 use siprec::session::{
     ClientPolicy, EndReason, PauseReason, RecordingServer, ServerConfig, SessionEvent,
@@ -53,6 +53,14 @@ pub struct ServeOptions {
     /// Finished calls are made durable and committed at least this often.
     pub commit_delay: Duration,
     pub max_sessions: usize,
+}
+
+/// What `serve` reports once it listens.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub sip: SocketAddr,
+    /// The RTP engine, for its counters (metrics, benchmarks).
+    pub media: Arc<MediaEngine>,
 }
 
 /// Ports handed to the sans-IO server are bound sockets kept here until the session starts.
@@ -110,7 +118,9 @@ struct LiveSession {
     participants: Vec<SessionParticipant>,
     /// Streams being recorded, by label.
     streams: HashMap<StreamLabel, StreamPlan>,
-    metadata_timeline: Vec<Value>,
+    /// Each metadata version as received, serialised at once: a compact string per version
+    /// costs far less memory per call than a JSON tree.
+    metadata_timeline: Vec<String>,
 }
 
 /// Everything the driver works with.
@@ -172,11 +182,10 @@ pub async fn serve(
     app: App,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
-    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    ready: Option<tokio::sync::oneshot::Sender<Ready>>,
 ) -> Result<()> {
     let udp = Arc::new(
-        UdpSocket::bind(options.sip)
-            .await
+        bind_sip_udp(options.sip)
             .with_context(|| format!("cannot bind SIP over UDP to {}", options.sip))?,
     );
     let local = udp.local_addr()?;
@@ -247,7 +256,10 @@ pub async fn serve(
     };
     tracing::info!(sip = %local, "recording server listening (UDP and TCP)");
     if let Some(ready) = ready {
-        let _ = ready.send(local);
+        let _ = ready.send(Ready {
+            sip: local,
+            media: driver.media.clone(),
+        });
     }
 
     tokio::pin!(shutdown);
@@ -314,6 +326,20 @@ pub async fn serve(
         media.stop();
     }
     Ok(())
+}
+
+/// The SIP UDP socket, with a receive buffer big enough for a burst of INVITEs (a few MB; the
+/// kernel caps it at `net.core.rmem_max`).
+fn bind_sip_udp(address: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    let _ = socket.set_recv_buffer_size(8 * 1024 * 1024);
+    socket.bind(&address.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// Spool files left by a crash hold sealed chunks of calls that were never committed; their
@@ -455,10 +481,13 @@ impl Driver {
                 participants,
             } => {
                 if let Some(live) = self.sessions.get_mut(&session) {
-                    live.metadata_timeline.push(json!({
-                        "received_at": self.app.clock.wall().to_rfc3339(),
-                        "metadata": *metadata,
-                    }));
+                    live.metadata_timeline.push(
+                        json!({
+                            "received_at": self.app.clock.wall().to_rfc3339(),
+                            "metadata": *metadata,
+                        })
+                        .to_string(),
+                    );
                     merge_participants(&mut live.participants, participants);
                 }
             }
@@ -539,7 +568,8 @@ impl Driver {
         };
         if let Some(metadata) = &started.metadata {
             live.metadata_timeline.push(
-                json!({ "received_at": started.started_at.to_rfc3339(), "metadata": metadata }),
+                json!({ "received_at": started.started_at.to_rfc3339(), "metadata": metadata })
+                    .to_string(),
             );
         }
         self.sessions.insert(id, live);
@@ -777,7 +807,7 @@ async fn finalize(
             }),
         );
         hash_input.extend_from_slice(&stream.plaintext_digest);
-        let stored = stream.spooled.publish(&store, &live.placement).await?;
+        let (stored, object_digest) = stream.spooled.publish(&store, &live.placement).await?;
         streams.push(Stream {
             label: stream.label,
             content_type: LIVE_STREAM_CONTENT_TYPE.into(),
@@ -787,13 +817,13 @@ async fn finalize(
             plaintext_sha256: stream.plaintext_digest,
             object_key: stored.key.to_string(),
             object_size: stored.size,
-            object_sha256: stream.object_digest,
+            object_sha256: object_digest,
             region: stored.region,
         });
     }
 
     // The metadata timeline names participants: it is content, sealed like audio.
-    let timeline = serde_json::to_vec(&json!({ "versions": live.metadata_timeline }))?;
+    let timeline = format!("{{\"versions\":[{}]}}", live.metadata_timeline.join(",")).into_bytes();
     let label = StreamLabel::new(METADATA_STREAM_LABEL)?;
     let header = ContainerHeader::new(
         id,

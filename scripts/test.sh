@@ -10,6 +10,7 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v sipp >/dev/null || need+=(sip-tester)   # the real SIPREC client of the end-to-end tests
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_cmd=""

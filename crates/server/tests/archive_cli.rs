@@ -552,3 +552,71 @@ fn bench_import_reports_per_core_throughput_and_the_baseline_ratio() -> TestResu
     );
     Ok(())
 }
+
+#[test]
+fn flac_mp3_ogg_opus_and_raw_g711_import_and_export_bit_exact() -> TestResult {
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme", "all-party");
+    let input = sandbox.path("formats");
+    std::fs::create_dir_all(&input)?;
+    let fixtures = support::testdata("intake");
+    let mut originals = Vec::new();
+    for (index, name) in [
+        "tone-8k-mono-500ms.flac",
+        "tone-8k-mono-500ms.mp3",
+        "tone-8k-mono-500ms.opus",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let target = input.join(name);
+        std::fs::copy(fixtures.join(name), &target)?;
+        let sidecar = onrecord::synth::sidecar(&format!("f{index}"), "2026-11-28T10:00:00Z", true);
+        std::fs::write(target.with_extension("json"), serde_json::to_vec(&sidecar)?)?;
+        originals.push(target);
+    }
+    // Raw G.711 µ-law needs the codec in its sidecar.
+    let raw = input.join("call.ul");
+    std::fs::write(&raw, vec![0xffu8; 8_000])?;
+    let mut sidecar = onrecord::synth::sidecar("raw", "2026-11-28T10:00:00Z", true);
+    sidecar["codec"] = serde_json::json!("pcmu");
+    std::fs::write(raw.with_extension("json"), serde_json::to_vec(&sidecar)?)?;
+    originals.push(raw);
+
+    let summary = sandbox.json(&[
+        "import",
+        "--tenant",
+        "acme",
+        input.to_str().unwrap_or_default(),
+        "--json",
+    ]);
+    assert_eq!(
+        summary["imported"].as_array().map(Vec::len),
+        Some(4),
+        "{summary}"
+    );
+    for imported in summary["imported"].as_array().ok_or("no list")? {
+        let id = imported["recording"].as_str().ok_or("no id")?;
+        let file = std::path::PathBuf::from(imported["file"].as_str().ok_or("no file")?);
+        let out = sandbox.path(&format!("out-{id}"));
+        sandbox.ok(&["export", id, "--out", out.to_str().unwrap_or_default()]);
+        let extension = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        assert_eq!(
+            std::fs::read(out.join(format!("original.{extension}")))?,
+            std::fs::read(&file)?,
+            "{}",
+            file.display()
+        );
+        let expected_ms = if extension == "ul" { 1_000 } else { 500 };
+        let duration = imported["duration_ms"].as_u64().unwrap_or_default();
+        assert!(
+            duration.abs_diff(expected_ms) <= 30,
+            "{}: {duration} ms",
+            file.display()
+        );
+    }
+    Ok(())
+}

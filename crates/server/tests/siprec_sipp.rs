@@ -229,3 +229,46 @@ fn an_unknown_recording_client_is_refused_with_403_and_audited() -> TestResult {
     assert!(objects(&sandbox.data_dir()).is_empty());
     Ok(())
 }
+
+#[test]
+fn sigterm_finalises_calls_in_progress_into_the_archive() -> TestResult {
+    let sandbox = sandbox_with_client(false);
+    let server = Server::start(&sandbox, &[]);
+    let client = onrecord::recording_client::RecordingClient::new(server.sip)?;
+    let (calls, refused) = client.place(3, 3)?;
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let mut packet = [0u8; 172];
+    for sequence in 0..50u16 {
+        for (index, target) in calls
+            .iter()
+            .flat_map(|call| call.streams.iter())
+            .enumerate()
+        {
+            onrecord::recording_client::rtp_packet(
+                &mut packet,
+                7 + index as u32,
+                sequence,
+                u32::from(sequence) * 160,
+                3,
+            );
+            socket.send_to(&packet, target)?;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.stop().success(),
+        "serve must exit 0 after finalising"
+    );
+
+    let listed = sandbox.json(&["list", "--json"]);
+    let recordings = listed.as_array().ok_or("no list")?;
+    assert_eq!(recordings.len(), 3, "every call in progress is archived");
+    for recording in recordings {
+        assert_eq!(recording["details"]["end_reason"], "Shutdown");
+        let stream = &recording["details"]["streams"]["1"];
+        assert_eq!(stream["packets"], 50, "{stream}");
+    }
+    Ok(())
+}

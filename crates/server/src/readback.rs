@@ -198,7 +198,17 @@ pub async fn export(app: &App, id: RecordingId, out: &Path) -> Result<Vec<PathBu
                 stream.label
             );
         }
-        if *blake3::hash(&plaintext).as_bytes() != stream.plaintext_sha256 {
+        let algorithm = detail
+            .recording
+            .details
+            .pointer(&format!("/streams/{}/plaintext_digest", stream.label))
+            .and_then(Value::as_str)
+            .unwrap_or("blake3");
+        let digest = match algorithm {
+            "sha256" => archive::sha256(&plaintext),
+            _ => *blake3::hash(&plaintext).as_bytes(),
+        };
+        if digest != stream.plaintext_sha256 {
             bail!(
                 "stream {} of recording {id}: decrypted content does not match its recorded digest",
                 stream.label

@@ -39,6 +39,11 @@ use crate::app::App;
 
 /// The content type of a live stream's plaintext: `media`'s stored stream format v1.
 pub const LIVE_STREAM_CONTENT_TYPE: &str = "application/x-onrecord-rtp-v1";
+/// Plaintext per sealed chunk of a live stream. Each stream holds one open chunk in memory, so
+/// this sets the memory per call in progress (two streams: ~27 KiB of buffers) and the most a
+/// crash can lose (1.5 s of G.711); the AES-GCM tag costs 0.13 % of the bytes.
+pub const LIVE_CHUNK_SIZE: usize = 12 * 1024;
+
 /// The label of the sealed metadata timeline object of a live recording.
 pub const METADATA_STREAM_LABEL: &str = "metadata-timeline";
 
@@ -740,8 +745,10 @@ fn stream_setup(
     let (payload_types, primary) =
         payload_types(plan).context("no audio codec was answered for the stream")?;
     let header = StreamHeader::new(payload_types, primary, live.started_at.timestamp_millis())?;
-    let recorder = StreamRecorder::new(RecorderConfig::new(header), monotonic, Vec::new())?;
-    let chunk_size = u32::try_from(media::LIVE_CHUNK_SIZE).unwrap_or(16 * 1024);
+    let mut config = RecorderConfig::new(header);
+    config.writer.chunk_size = LIVE_CHUNK_SIZE;
+    let recorder = StreamRecorder::new(config, monotonic, Vec::new())?;
+    let chunk_size = u32::try_from(LIVE_CHUNK_SIZE).unwrap_or(12 * 1024);
     let id = recording_id_of(live);
     let container =
         ContainerHeader::new(id, plan.label.clone(), LIVE_STREAM_CONTENT_TYPE, chunk_size)?;
@@ -804,6 +811,7 @@ async fn finalize(
                 "gap_map": stream.gap_map,
                 "error": stream.error,
                 "local_port": stream.rtp_port,
+                "plaintext_digest": "sha256",
             }),
         );
         hash_input.extend_from_slice(&stream.plaintext_digest);
@@ -883,6 +891,7 @@ async fn finalize(
             "end_reason": format!("{reason:?}"),
             "metadata_versions": live.metadata_timeline.len(),
             "streams": statistics,
+            // Live streams' plaintext digests are SHA-256 (see `media.rs`); the rest BLAKE3.
             "digests": "blake3",
         }),
         created_at: ended_at,

@@ -60,7 +60,6 @@ fn measure<T>(
 #[derive(Debug, Serialize)]
 pub struct ImportBenchReport {
     pub calls: usize,
-    pub store: BenchStore,
     pub bytes_per_call: u64,
     /// Calls imported per CPU-second (all threads): the per-core figure.
     pub calls_per_sec_per_core: f64,
@@ -75,10 +74,9 @@ pub struct ImportBenchReport {
 impl ImportBenchReport {
     pub fn human(&self) -> String {
         format!(
-            "import: {} calls of {} bytes ({:?} store)\n  onrecord import: {:.0} calls/s/core ({:.0} calls/s wall, {} workers)\n  baseline read+AES-256-GCM+write: {:.0} calls/s/core\n  ratio to baseline: {:.2}",
+            "import: {} calls of {} bytes\n  onrecord import: {:.0} calls/s/core ({:.0} calls/s wall, {} workers)\n  baseline read+AES-256-GCM+write: {:.0} calls/s/core\n  ratio to baseline: {:.2}",
             self.calls,
             self.bytes_per_call,
-            self.store,
             self.calls_per_sec_per_core,
             self.import.calls_per_sec,
             self.workers,
@@ -90,7 +88,7 @@ impl ImportBenchReport {
 
 /// The baseline: the least any importer must do — read each file, seal it with AES-256-GCM in
 /// 64 KiB chunks (aws-lc-rs, in place), write it out. No parsing, consent, keys or catalog.
-fn baseline(files: &[PathBuf], out: Option<&Path>) -> Result<()> {
+fn baseline(files: &[PathBuf], out: &Path) -> Result<()> {
     use std::io::Read;
 
     let mut key_bytes = [0u8; 32];
@@ -98,9 +96,7 @@ fn baseline(files: &[PathBuf], out: Option<&Path>) -> Result<()> {
     let key = LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, &key_bytes).map_err(|_| anyhow::anyhow!("aead key"))?,
     );
-    if let Some(out) = out {
-        std::fs::create_dir_all(out)?;
-    }
+    std::fs::create_dir_all(out)?;
     // Buffers are reused across files: the baseline is the cheapest honest way to do the job.
     let mut plain = Vec::new();
     let mut sealed = Vec::new();
@@ -122,32 +118,12 @@ fn baseline(files: &[PathBuf], out: Option<&Path>) -> Result<()> {
                 .map_err(|_| anyhow::anyhow!("seal"))?;
             sealed.extend_from_slice(tag.as_ref());
         }
-        match out {
-            Some(out) => std::fs::write(out.join(format!("{index}.bin")), &sealed)?,
-            // In-memory runs keep the sealed bytes only until the next file, like a store
-            // that takes them over the network.
-            None => {
-                std::hint::black_box(&sealed);
-            }
-        };
+        std::fs::write(out.join(format!("{index}.bin")), &sealed)?;
     }
     Ok(())
 }
 
-/// Where the benchmark's objects go: the local filesystem (the default store), or memory, to
-/// measure the pipeline without the kernel's cost of writing files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BenchStore {
-    File,
-    Memory,
-}
-
-pub async fn import(
-    calls: usize,
-    dir: Option<PathBuf>,
-    store: BenchStore,
-) -> Result<ImportBenchReport> {
+pub async fn import(calls: usize, dir: Option<PathBuf>) -> Result<ImportBenchReport> {
     if calls == 0 {
         bail!("--calls must be at least 1");
     }
@@ -198,22 +174,9 @@ pub async fn import(
         },
     )
     .await?;
-    if store == BenchStore::Memory {
-        let config = data_dir.config_path();
-        let text = std::fs::read_to_string(&config)?;
-        let local = text
-            .lines()
-            .find(|line| line.starts_with("store = "))
-            .context("no store line in the fresh config")?
-            .to_owned();
-        std::fs::write(&config, text.replace(&local, "store = \"memory:\""))?;
-    }
     let app = App::open(data_dir, "bench".into()).await?;
     let clock = SystemClock;
-    let baseline_out = match store {
-        BenchStore::File => Some(root.join("baseline")),
-        BenchStore::Memory => None,
-    };
+    let baseline_out = root.join("baseline");
     let sync = || {
         // Start each measured phase with no dirty pages from the one before.
         if let Ok(folder) = std::fs::File::open(&root) {
@@ -227,8 +190,7 @@ pub async fn import(
     }
     eprintln!("baseline: read + AES-256-GCM + write");
     sync();
-    let ((), baseline_before) =
-        measure(calls, &clock, || baseline(&files, baseline_out.as_deref()))?;
+    let ((), baseline_before) = measure(calls, &clock, || baseline(&files, &baseline_out))?;
     let _ = std::fs::remove_dir_all(root.join("baseline"));
     sync();
 
@@ -246,8 +208,7 @@ pub async fn import(
     let (wall, cpu) = (clock.monotonic() - wall0, cpu_time().saturating_sub(cpu0));
     eprintln!("baseline again");
     sync();
-    let ((), baseline_after) =
-        measure(calls, &clock, || baseline(&files, baseline_out.as_deref()))?;
+    let ((), baseline_after) = measure(calls, &clock, || baseline(&files, &baseline_out))?;
     let _ = std::fs::remove_dir_all(root.join("baseline"));
     // The faster of the two baseline runs, so noise can only make our ratio look worse.
     let baseline_section =
@@ -271,7 +232,6 @@ pub async fn import(
     };
     Ok(ImportBenchReport {
         calls,
-        store,
         bytes_per_call,
         calls_per_sec_per_core: import_section.calls_per_cpu_second,
         ratio_to_baseline: import_section.calls_per_cpu_second

@@ -161,10 +161,6 @@ pub enum BenchCommand {
         /// Work in this folder instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Where objects go: `file` (the local store) or `memory` (no file writes, to see the
-        /// pipeline's own cost; the baseline then skips its write too).
-        #[arg(long, default_value = "file")]
-        store: String,
     },
 }
 
@@ -359,18 +355,8 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Bench(BenchCommand::Import {
-            calls,
-            json,
-            dir,
-            store,
-        }) => {
-            let store = match store.as_str() {
-                "file" => bench::BenchStore::File,
-                "memory" => bench::BenchStore::Memory,
-                other => bail!("--store must be file or memory, not {other:?}"),
-            };
-            let report = bench::import(calls, dir, store).await?;
+        Command::Bench(BenchCommand::Import { calls, json, dir }) => {
+            let report = bench::import(calls, dir).await?;
             if json {
                 print_json(&report)?;
             } else {

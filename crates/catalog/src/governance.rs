@@ -284,6 +284,14 @@ pub trait Governance: Send + Sync {
     /// The active holds covering a recording (empty for an unknown one).
     async fn holds_covering(&self, id: &RecordingId) -> Result<Vec<Hold>, CatalogError>;
 
+    /// The tenant's recordings (any state) with a participant at exactly this address,
+    /// oldest first.
+    async fn recordings_with_participant(
+        &self,
+        tenant: &TenantId,
+        address: &Pii<String>,
+    ) -> Result<Vec<RecordingId>, CatalogError>;
+
     /// Crypto-shred a recording in one transaction: refuse if held ([`Conflict::Held`]) or
     /// already erased; delete the sealed key; mark it `Erased`; pseudonymise its participants;
     /// write the audit entry. Deleting the objects is the caller's next step.

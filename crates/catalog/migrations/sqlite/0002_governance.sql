@@ -19,3 +19,6 @@ CREATE TABLE legal_holds (
     release_reason      TEXT
 );
 CREATE INDEX legal_holds_tenant_active ON legal_holds (tenant_id, released_at);
+
+-- Subject access and erasure find a person's recordings by address.
+CREATE INDEX participants_address ON participants (address, recording_id);

@@ -127,6 +127,13 @@ pub async fn participant_hold_covers_recordings_committed_later(catalog: &dyn Ca
         &[later.clone(), other.clone(), other_tenant.clone()],
     )
     .await;
+    assert_eq!(
+        catalog
+            .recordings_with_participant(&tenant_id("acme"), &address)
+            .await
+            .expect("read"),
+        [before.id, later.id]
+    );
     for id in [before.id, later.id] {
         let covering = catalog.holds_covering(&id).await.expect("read");
         assert_eq!(

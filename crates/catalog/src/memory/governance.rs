@@ -141,6 +141,23 @@ impl Governance for MemoryCatalog {
         Ok(self.lock().holds_covering(id))
     }
 
+    async fn recordings_with_participant(
+        &self,
+        tenant: &TenantId,
+        address: &Pii<String>,
+    ) -> Result<Vec<RecordingId>, CatalogError> {
+        let state = self.lock();
+        let mut found: Vec<_> = state
+            .recordings
+            .values()
+            .filter(|detail| detail.recording.tenant == *tenant)
+            .filter(|detail| detail.participants.iter().any(|p| p.address == *address))
+            .map(|detail| (detail.recording.started_at, detail.recording.id))
+            .collect();
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
+    }
+
     async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
         let at = truncate_millis(&request.at);
         let id = request.recording;

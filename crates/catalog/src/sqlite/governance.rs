@@ -276,6 +276,28 @@ impl Governance for SqliteCatalog {
         Ok(holds)
     }
 
+    async fn recordings_with_participant(
+        &self,
+        tenant: &TenantId,
+        address: &Pii<String>,
+    ) -> Result<Vec<RecordingId>, CatalogError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT r.id, r.started_at FROM participants p \
+             JOIN recordings r ON r.id = p.recording_id \
+             WHERE p.address = $1 AND r.tenant_id = $2 ORDER BY r.started_at, r.id",
+        )
+        .bind(address.dangerous_reveal())
+        .bind(tenant.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|_| corrupt("recordings.id", "not a recording id"))
+            })
+            .collect()
+    }
+
     async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
         let at = truncate_millis(&request.at);
         let id = request.recording;

@@ -57,4 +57,7 @@ pub enum Conflict {
         expected: RegionId,
         actual: RegionId,
     },
+    /// The recording is under legal hold (these hold ids) and cannot be erased.
+    #[error("recording {id} is under legal hold {holds:?}")]
+    Held { id: RecordingId, holds: Vec<u64> },
 }

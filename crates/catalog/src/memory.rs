@@ -21,6 +21,8 @@ use crate::types::{
 };
 use crate::{Catalog, check_audit_limit};
 
+mod governance;
+
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
     state: Mutex<State>,
@@ -34,6 +36,7 @@ struct State {
     sealed_keys: HashMap<RecordingId, Vec<u8>>,
     refusals: Vec<NewRefusal>,
     audit: Vec<StoredAuditEntry>,
+    holds: Vec<crate::governance::Hold>,
 }
 
 impl State {
@@ -284,6 +287,10 @@ impl Catalog for MemoryCatalog {
             .recording
             .state
             .transition(*id, RecordingState::Erased)?;
+        let holds = state.holds_covering(id);
+        if !holds.is_empty() {
+            return Err(crate::governance::held(*id, &holds));
+        }
         let tenant = detail.recording.tenant.clone();
         let prepared = PreparedAuditEntry::new(&audit.entry(at, Some(&tenant), Some(id)))?;
         let entry = one(state.append(vec![prepared])?)?;

@@ -46,6 +46,8 @@ use crate::types::{
 };
 use crate::{Catalog, check_audit_limit};
 
+mod governance;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The SQLite catalog. Cheap to clone (a pool and a lock).
@@ -341,6 +343,10 @@ impl Catalog for SqliteCatalog {
         let tenant = read::tenant_id("recordings.tenant_id", row.try_get("tenant_id")?)?;
         let state = read::recording_state(row.try_get("state")?)?;
         let next = state.transition(*id, RecordingState::Erased)?;
+        let holds = governance::holds_covering(&mut *connection, id).await?;
+        if !holds.is_empty() {
+            return Err(crate::governance::held(*id, &holds));
+        }
         // The sealed key goes first: from here on no copy of the recording can be opened.
         sqlx::query("DELETE FROM sealed_keys WHERE recording_id = $1")
             .bind(id.to_string())

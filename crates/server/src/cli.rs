@@ -98,6 +98,24 @@ pub enum Command {
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Legal holds: a held recording cannot be erased by anything.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Crypto-shred recordings (sealed keys first, then objects) with a signed receipt each.
+    Erase {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, conflicts_with = "participant")]
+        recording: Option<String>,
+        /// Every recording of the tenant with a participant at this address.
+        #[arg(long)]
+        participant: Option<String>,
+        #[arg(long, default_value = "erasure request")]
+        reason: String,
+        /// Print the receipts and blocked recordings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// A throwaway data dir with a demo tenant and imported calls, to look around.
     Demo {
         /// Where to put it (default: a new temporary folder).
@@ -138,6 +156,55 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Verify a signed erasure receipt offline (no catalog, no tenant key).
+    VerifyReceipt {
+        file: PathBuf,
+        /// The node's Ed25519 public key (hex); default: this data dir's node key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print the node's Ed25519 public key (hex), creating the key on first use.
+    NodeKey,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place a hold on a recording, a participant (also their later recordings) or a query.
+    Set(HoldArgs),
+    /// Release the active holds with exactly this scope.
+    Release(HoldArgs),
+    /// Holds, active only unless --all.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HoldArgs {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub recording: Option<String>,
+    #[arg(long)]
+    pub participant: Option<String>,
+    /// Query hold: recordings started at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Query hold: recordings started before this time (RFC 3339).
+    #[arg(long)]
+    pub before: Option<String>,
+    /// Query hold: recordings with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,7 +245,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -316,7 +383,8 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
         Command::Show { id, json } => {
             let app = App::open(data_dir, cli_actor()).await?;
             let detail = readback::show(&app, parse_recording(&id)?).await?;
-            let value = readback::recording_json(&detail);
+            let mut value = readback::recording_json(&detail);
+            crate::governance::cli::annotate_show(&app, &detail, &mut value).await?;
             if json {
                 print_json(&value)?;
             } else {
@@ -424,6 +492,31 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             } else {
                 writeln!(out, "{}", report.human())?;
             }
+        }
+        Command::Hold(command) => return crate::governance::cli::hold(data_dir, command).await,
+        Command::Erase {
+            tenant,
+            recording,
+            participant,
+            reason,
+            json,
+        } => {
+            return crate::governance::cli::erase(
+                data_dir,
+                parse_tenant(&tenant)?,
+                recording.as_deref(),
+                participant.as_deref(),
+                &reason,
+                json,
+            )
+            .await;
+        }
+        Command::Audit(AuditCommand::VerifyReceipt { file, public_key }) => {
+            return crate::governance::cli::verify_receipt(data_dir, &file, public_key.as_deref());
+        }
+        Command::Audit(AuditCommand::NodeKey) => {
+            let key = crate::nodekey::NodeKey::load_or_create(&data_dir.root().join("keyring"))?;
+            writeln!(out, "{}", key.public_hex())?;
         }
         Command::Demo { dir } => {
             demo::run(dir).await?;

@@ -13,10 +13,12 @@
 
 mod audit_cases;
 mod fixtures;
+mod hold_cases;
 mod recording_cases;
 
 pub use audit_cases::*;
 pub use fixtures::*;
+pub use hold_cases::*;
 pub use recording_cases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async fn returning

@@ -1,0 +1,206 @@
+//! The governance commands' edge: arguments in, text or JSON out, exit codes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use catalog::RecordingDetail;
+use model::TenantId;
+use serde_json::{Value, json};
+
+use super::{Target, erase, hold};
+use crate::app::{App, cli_actor};
+use crate::cli::{HoldCommand, print_json};
+use crate::datadir::DataDir;
+use crate::nodekey::{self, NodeKey};
+
+fn keyring_root(data_dir: &DataDir) -> std::path::PathBuf {
+    data_dir.root().join("keyring")
+}
+
+pub async fn hold(data_dir: DataDir, command: HoldCommand) -> Result<ExitCode> {
+    let app = App::open(data_dir, cli_actor()).await?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        HoldCommand::Set(args) | HoldCommand::Release(args) if args.reason.trim().is_empty() => {
+            bail!("--reason must not be empty")
+        }
+        HoldCommand::Set(args) => {
+            let scope = hold::scope_from_args(
+                args.recording.as_deref(),
+                args.participant.as_deref(),
+                args.from.as_deref(),
+                args.before.as_deref(),
+                args.tag,
+            )?;
+            let tenant = TenantId::new(&args.tenant).map_err(|e| anyhow!("--tenant: {e}"))?;
+            let placed = hold::set(&app, tenant, scope, args.reason).await?;
+            if args.json {
+                print_json(&hold::hold_json(&placed))?;
+            } else {
+                writeln!(out, "placed hold {} ({})", placed.id, placed.scope.kind())?;
+            }
+        }
+        HoldCommand::Release(args) => {
+            let scope = hold::scope_from_args(
+                args.recording.as_deref(),
+                args.participant.as_deref(),
+                args.from.as_deref(),
+                args.before.as_deref(),
+                args.tag,
+            )?;
+            let tenant = TenantId::new(&args.tenant).map_err(|e| anyhow!("--tenant: {e}"))?;
+            let released = hold::release(&app, tenant, scope, args.reason).await?;
+            if args.json {
+                print_json(&released.iter().map(hold::hold_json).collect::<Vec<_>>())?;
+            } else {
+                for hold in &released {
+                    writeln!(out, "released hold {}", hold.id)?;
+                }
+            }
+        }
+        HoldCommand::List { tenant, all, json } => {
+            let tenant = tenant
+                .as_deref()
+                .map(TenantId::new)
+                .transpose()
+                .map_err(|e| anyhow!("--tenant: {e}"))?;
+            let holds = app.catalog.holds(tenant.as_ref(), all).await?;
+            if json {
+                print_json(&holds.iter().map(hold::hold_json).collect::<Vec<_>>())?;
+            } else {
+                for hold in &holds {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        hold.id,
+                        hold.tenant,
+                        hold.scope.kind(),
+                        if hold.is_active() {
+                            "active"
+                        } else {
+                            "released"
+                        },
+                        hold.holder,
+                        hold.reason
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn erase(
+    data_dir: DataDir,
+    tenant: TenantId,
+    recording: Option<&str>,
+    participant: Option<&str>,
+    reason: &str,
+    json: bool,
+) -> Result<ExitCode> {
+    let target = Target::from_args(recording, participant)?;
+    let app = App::open(data_dir, cli_actor()).await?;
+    app.tenant_config(&tenant)?;
+    let node = NodeKey::load_or_create(&keyring_root(&app.data_dir))?;
+    let ids = erase::resolve(&app, &tenant, &target).await?;
+    let rule = erase::no_rule;
+    let report = erase::erase(&app, &node, &ids, reason, &rule).await?;
+    if json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for receipt in &report.receipts {
+            writeln!(
+                out,
+                "erased {} (sealed key sha256 {})",
+                receipt["body"]["recording"].as_str().unwrap_or_default(),
+                receipt["body"]["sealed_key_sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+            )?;
+        }
+        for id in &report.already_erased {
+            writeln!(out, "already erased {id}")?;
+        }
+    }
+    let mut err = std::io::stderr().lock();
+    for blocked in &report.blocked {
+        let reasons: Vec<String> = blocked.reasons.iter().map(describe_reason).collect();
+        writeln!(err, "blocked {}: {}", blocked.recording, reasons.join("; "))?;
+    }
+    if ids.is_empty() {
+        writeln!(err, "no recording of tenant {tenant} matches")?;
+    }
+    Ok(if report.blocked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn describe_reason(reason: &Value) -> String {
+    match reason["kind"].as_str() {
+        Some("legal-hold") => format!(
+            "legal hold {} ({}) by {}: {}",
+            reason["hold"],
+            reason["scope"].as_str().unwrap_or("?"),
+            reason["holder"].as_str().unwrap_or("?"),
+            reason["reason"].as_str().unwrap_or("?")
+        ),
+        Some("minimum-retention") => format!(
+            "minimum retention of {} days runs until {}",
+            reason["minimum_retention_days"],
+            reason["until"].as_str().unwrap_or("?")
+        ),
+        _ => reason.to_string(),
+    }
+}
+
+/// Reads a receipt file: either the receipt itself or `erase --json` output (every receipt in
+/// it is checked).
+pub fn verify_receipt(
+    data_dir: DataDir,
+    file: &Path,
+    public_key: Option<&str>,
+) -> Result<ExitCode> {
+    let key = match public_key {
+        Some(text) => nodekey::parse_public_key(text)?,
+        None => NodeKey::load(&keyring_root(&data_dir))
+            .context("no --public-key given and this data dir has no node key")?
+            .public_key(),
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let document: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let receipts: Vec<&Value> = match document.get("receipts").and_then(Value::as_array) {
+        Some(receipts) => receipts.iter().collect(),
+        None => vec![&document],
+    };
+    if receipts.is_empty() {
+        bail!("{} holds no receipt", file.display());
+    }
+    let mut out = std::io::stdout().lock();
+    for receipt in receipts {
+        let body = nodekey::verify(receipt, erase::RECEIPT_KIND, &key)
+            .map_err(|error| anyhow!("receipt does not verify: {error}"))?;
+        writeln!(
+            out,
+            "receipt verifies: recording {} erased at {} by {}",
+            body["recording"].as_str().unwrap_or("?"),
+            body["erased_at"].as_str().unwrap_or("?"),
+            body["erased_by"].as_str().unwrap_or("?")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds the holds covering a recording to `show`'s view.
+pub async fn annotate_show(app: &App, detail: &RecordingDetail, value: &mut Value) -> Result<()> {
+    let holds = app.catalog.holds_covering(&detail.recording.id).await?;
+    value["holds"] = json!(holds.iter().map(hold::hold_json).collect::<Vec<_>>());
+    value["under_legal_hold"] = json!(!holds.is_empty());
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Governance commands: legal holds, erasure with signed receipts, retention.
+//!
+//! The rules live in the catalog (a held recording cannot be erased, checked inside the
+//! erasing transaction); this module resolves what a command names, checks the node-level
+//! rules (minimum retention), deletes objects from the region store after the catalog has
+//! destroyed the sealed key, and signs receipts with the node key.
+
+pub mod cli;
+pub mod erase;
+pub mod hold;
+
+use anyhow::{Result, anyhow};
+use model::RecordingId;
+
+/// What an erase or hold command names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Recording(RecordingId),
+    /// A participant address (personal data: never logged or audited in the clear).
+    Participant(model::Pii<String>),
+}
+
+impl Target {
+    /// From the command line's `--recording` / `--participant` (exactly one).
+    pub fn from_args(recording: Option<&str>, participant: Option<&str>) -> Result<Target> {
+        match (recording, participant) {
+            (Some(id), None) => Ok(Target::Recording(
+                id.parse().map_err(|e| anyhow!("--recording: {e}"))?,
+            )),
+            (None, Some(address)) if !address.is_empty() => {
+                Ok(Target::Participant(model::Pii::new(address.to_owned())))
+            }
+            _ => Err(anyhow!(
+                "give exactly one of --recording ID or --participant ADDRESS"
+            )),
+        }
+    }
+}

@@ -17,9 +17,12 @@ pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+pub mod jobs;
 mod memory;
+mod memory_jobs;
 mod sqlite;
 mod sqlite_commit;
+mod sqlite_jobs;
 mod sqlite_read;
 mod time;
 mod types;
@@ -31,6 +34,7 @@ pub use audit::{
     AuditBreak, AuditEntry, AuditNote, AuditSummary, BreakReason, NewAuditEntry, StoredAuditEntry,
 };
 pub use error::{CatalogError, Conflict};
+pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
 pub use sqlite::SqliteCatalog;
 pub use types::*;
@@ -40,7 +44,7 @@ pub use types::*;
 /// Every write that belongs to an audited action writes its audit entry in the same
 /// transaction: either both are stored or neither is.
 #[async_trait]
-pub trait Catalog: Send + Sync + std::fmt::Debug {
+pub trait Catalog: TranscriptionJobs + Send + Sync + std::fmt::Debug {
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
     async fn register_tenant(

@@ -27,13 +27,14 @@ pub struct MemoryCatalog {
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct State {
     tenants: BTreeMap<TenantId, Tenant>,
-    recordings: HashMap<RecordingId, RecordingDetail>,
+    pub(crate) recordings: HashMap<RecordingId, RecordingDetail>,
     by_content_hash: HashMap<(TenantId, Sha256Digest), RecordingId>,
     sealed_keys: HashMap<RecordingId, Vec<u8>>,
     refusals: Vec<NewRefusal>,
     audit: Vec<StoredAuditEntry>,
+    pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
 }
 
 impl State {
@@ -45,7 +46,7 @@ impl State {
     }
 
     /// Chain checked entries onto the log; the caller has already checked everything else.
-    fn append(
+    pub(crate) fn append(
         &mut self,
         prepared: Vec<PreparedAuditEntry>,
     ) -> Result<Vec<AuditEntry>, CatalogError> {
@@ -70,7 +71,7 @@ impl MemoryCatalog {
         MemoryCatalog::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half a transaction behind: every
         // operation checks before it writes.
         self.state
@@ -79,7 +80,7 @@ impl MemoryCatalog {
     }
 }
 
-fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
+pub(crate) fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
     entries.pop().ok_or_else(|| CatalogError::Corrupt {
         column: "audit",
         reason: "append returned no entry".into(),

@@ -14,3 +14,4 @@ pub mod live;
 pub mod readback;
 pub mod synth;
 pub mod tenants;
+pub mod transcription;

@@ -94,10 +94,11 @@ impl TranscriptObject {
             ));
         }
         if self.model.len() > MAX_SHORT_TEXT_BYTES {
-            return Err(CatalogError::Invalid("transcript model name too long".into()));
+            return Err(CatalogError::Invalid(
+                "transcript model name too long".into(),
+            ));
         }
-        if i64::try_from(self.object_size).is_err() || i64::try_from(self.plaintext_size).is_err()
-        {
+        if i64::try_from(self.object_size).is_err() || i64::try_from(self.plaintext_size).is_err() {
             return Err(CatalogError::Invalid("transcript size too large".into()));
         }
         Ok(())

@@ -39,13 +39,14 @@ fn running_job<'a>(
     state: &'a mut State,
     recording: &RecordingId,
 ) -> Result<&'a mut TranscriptionJob, CatalogError> {
-    let job = state
-        .transcription_jobs
-        .get_mut(recording)
-        .ok_or_else(|| CatalogError::NotFound {
-            what: "transcription job",
-            id: recording.to_string(),
-        })?;
+    let job =
+        state
+            .transcription_jobs
+            .get_mut(recording)
+            .ok_or_else(|| CatalogError::NotFound {
+                what: "transcription job",
+                id: recording.to_string(),
+            })?;
     if job.state != JobState::Running {
         return Err(CatalogError::Invalid(format!(
             "transcription job of {recording} is {}, not running",

@@ -117,7 +117,9 @@ impl SqliteCatalog {
 }
 
 /// The last `(seq, hash)` of the chain, read inside the write transaction.
-pub(crate) async fn audit_head(connection: &mut SqliteConnection) -> Result<(u64, [u8; 32]), CatalogError> {
+pub(crate) async fn audit_head(
+    connection: &mut SqliteConnection,
+) -> Result<(u64, [u8; 32]), CatalogError> {
     let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *connection)
         .await?;

@@ -62,7 +62,9 @@ fn decode(row: &SqliteRow) -> Result<TranscriptionJob, CatalogError> {
                 plaintext_sha256: digest("plaintext_sha256")?,
                 segments: u32::try_from(segments.unwrap_or(0))
                     .map_err(|_| corrupt("transcription_jobs.segments", "out of range"))?,
-                model: row.try_get::<Option<String>, _>("model")?.unwrap_or_default(),
+                model: row
+                    .try_get::<Option<String>, _>("model")?
+                    .unwrap_or_default(),
             })
         }
     };
@@ -89,9 +91,9 @@ async fn job(
     recording: &RecordingId,
 ) -> Result<Option<TranscriptionJob>, CatalogError> {
     let row = sqlx::query(select_jobs!("WHERE recording_id = $1"))
-    .bind(recording.to_string())
-    .fetch_optional(&mut *connection)
-    .await?;
+        .bind(recording.to_string())
+        .fetch_optional(&mut *connection)
+        .await?;
     row.as_ref().map(decode).transpose()
 }
 
@@ -166,8 +168,7 @@ impl TranscriptionJobs for SqliteCatalog {
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
-                id.parse()
-                    .map_err(|_| corrupt("recordings.id", id.clone()))
+                id.parse().map_err(|_| corrupt("recordings.id", id.clone()))
             })
             .collect()
     }
@@ -257,9 +258,9 @@ impl TranscriptionJobs for SqliteCatalog {
         .execute(&mut *connection)
         .await?;
         let claimed = sqlx::query(select_jobs!("WHERE recording_id = $1"))
-        .bind(&recording)
-        .fetch_one(&mut *connection)
-        .await?;
+            .bind(&recording)
+            .fetch_one(&mut *connection)
+            .await?;
         let claimed = decode(&claimed)?;
         write.transaction.commit().await?;
         Ok(Some(claimed))

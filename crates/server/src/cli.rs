@@ -471,7 +471,10 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 Some(directory) => {
                     let engine = crate::transcription::Engine::load(&directory)?;
                     eprintln!("onrecord: transcription worker on ({})", engine.name);
-                    Some(tokio::spawn(crate::transcription::worker(app.clone(), engine)))
+                    Some(tokio::spawn(crate::transcription::worker(
+                        app.clone(),
+                        engine,
+                    )))
                 }
                 None => None,
             };
@@ -490,7 +493,9 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             pending,
             model,
             json,
-        } => return crate::transcription::cli::transcribe(data_dir, id, pending, model, json).await,
+        } => {
+            return crate::transcription::cli::transcribe(data_dir, id, pending, model, json).await;
+        }
         Command::Search {
             tenant,
             query,
@@ -505,8 +510,14 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             let request = crate::transcription::index::SearchRequest {
                 tenant: parse_tenant(&tenant)?,
                 query,
-                from: from.as_deref().map(crate::transcription::cli::parse_time).transpose()?,
-                to: to.as_deref().map(crate::transcription::cli::parse_time).transpose()?,
+                from: from
+                    .as_deref()
+                    .map(crate::transcription::cli::parse_time)
+                    .transpose()?,
+                to: to
+                    .as_deref()
+                    .map(crate::transcription::cli::parse_time)
+                    .transpose()?,
                 participant,
                 tags: tag,
                 limit,

@@ -572,7 +572,8 @@ pub async fn import(app: &App, request: ImportRequest) -> Result<ImportSummary> 
         }
         if batch.len() >= batch_size {
             flush(&mut batch, &context, &mut summary).await?;
-            committed_before = queue_transcriptions(app, &request, &summary, committed_before).await;
+            committed_before =
+                queue_transcriptions(app, &request, &summary, committed_before).await;
         }
     }
     flush(&mut batch, &context, &mut summary).await?;

@@ -112,9 +112,9 @@ fn call_wav(sandbox: &Sandbox, silent_agent: bool) -> Vec<u8> {
     bytes.extend_from_slice(&0u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
     bytes.extend_from_slice(&data_len.to_le_bytes());
-    for frame in 0..frames {
-        bytes.push(onrecord::synth::mulaw_encode(channels[0][frame]));
-        bytes.push(onrecord::synth::mulaw_encode(channels[1][frame]));
+    for (customer, agent) in channels[0].iter().zip(&channels[1]) {
+        bytes.push(onrecord::synth::mulaw_encode(*customer));
+        bytes.push(onrecord::synth::mulaw_encode(*agent));
     }
     bytes
 }
@@ -173,14 +173,14 @@ fn segments(shown: &Value) -> Vec<Value> {
         .unwrap_or_else(|| panic!("show --json has no transcript: {shown}"))
 }
 
-/// The turn (by the script) whose speech covers `start_seconds`, with some slack for
-/// Whisper's timestamps.
+/// The turn (by the script) that `start_seconds` falls in: the last turn starting before
+/// it, with 700 ms of slack for Whisper's timestamps (which may start a little early).
 fn turn_at(start_seconds: f64) -> Option<&'static Turn> {
     let at_ms = (start_seconds * 1000.0) as u64;
-    SCRIPT.iter().enumerate().find_map(|(index, turn)| {
-        let end = SCRIPT.get(index + 1).map_or(CALL_MS, |next| next.at_ms);
-        (at_ms + 700 >= turn.at_ms && at_ms < end).then_some(turn)
-    })
+    if at_ms >= CALL_MS {
+        return None;
+    }
+    SCRIPT.iter().rev().find(|turn| at_ms + 700 >= turn.at_ms)
 }
 
 #[test]
@@ -201,8 +201,14 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     ]);
     let log = support::stderr(&output);
     eprintln!("{log}");
-    assert!(output.status.success(), "transcribe --pending failed: {log}");
-    assert!(log.contains(&format!("done {id}")), "no progress line: {log}");
+    assert!(
+        output.status.success(),
+        "transcribe --pending failed: {log}"
+    );
+    assert!(
+        log.contains(&format!("done {id}")),
+        "no progress line: {log}"
+    );
 
     let shown = sandbox.json(&["show", &id, "--json"]);
     assert_eq!(shown["transcription"]["state"], "done");
@@ -230,18 +236,13 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
         let start = segment["start"].as_f64().unwrap_or(-1.0);
         assert!(start >= previous, "segments interleave by time");
         previous = start;
-        let turn = turn_at(start).unwrap_or_else(|| panic!("segment outside every turn: {segment}"));
+        let turn =
+            turn_at(start).unwrap_or_else(|| panic!("segment outside every turn: {segment}"));
         let expected = if turn.party == 0 { CUSTOMER } else { AGENT };
         assert_eq!(segment["participant"], expected, "attribution of {segment}");
     }
 
-    let hits = sandbox.json(&[
-        "search",
-        "--tenant",
-        "acme",
-        "\"main street\"",
-        "--json",
-    ]);
+    let hits = sandbox.json(&["search", "--tenant", "acme", "\"main street\"", "--json"]);
     let hit = hits
         .as_array()
         .and_then(|hits| hits.first())
@@ -250,9 +251,18 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     assert_eq!(hit["participant"], CUSTOMER);
     let start = hit["start"].as_f64().unwrap_or(-1.0);
     let turn = turn_at(start).unwrap_or_else(|| panic!("hit outside every turn: {hit}"));
-    assert_eq!(turn.at_ms, 11_000, "the hit starts in the turn that says it: {hit}");
+    assert_eq!(
+        turn.at_ms, 11_000,
+        "the hit starts in the turn that says it: {hit}"
+    );
     let filtered = sandbox.json(&[
-        "search", "--tenant", "acme", "\"main street\"", "--tag", "missing", "--json",
+        "search",
+        "--tenant",
+        "acme",
+        "\"main street\"",
+        "--tag",
+        "missing",
+        "--json",
     ]);
     assert_eq!(filtered.as_array().map(Vec::len), Some(0));
 
@@ -264,7 +274,12 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
 
     // Audited, and the query text is not in the audit log (only its hash).
     let entries = audit_entries(&sandbox);
-    for action in ["transcription.done", "transcript.read", "search.performed", "search.reindexed"] {
+    for action in [
+        "transcription.done",
+        "transcript.read",
+        "search.performed",
+        "search.reindexed",
+    ] {
         assert!(
             entries.iter().any(|entry| entry.action == action),
             "no {action} in the audit log"
@@ -272,7 +287,11 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     }
     for entry in &entries {
         assert!(
-            !entry.details.to_string().to_lowercase().contains("main street"),
+            !entry
+                .details
+                .to_string()
+                .to_lowercase()
+                .contains("main street"),
             "the query text reached the audit log: {:?}",
             entry.details
         );
@@ -301,16 +320,29 @@ fn a_tenant_with_transcription_off_queues_nothing() {
     sandbox.create_tenant("acme", "all-party");
     let config = sandbox.data_dir().join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap_or_default();
-    let text = text.replace("[tenants.acme]\n", "[tenants.acme]\ntranscription = false\n");
+    let text = text.replace(
+        "[tenants.acme]\n",
+        "[tenants.acme]\ntranscription = false\n",
+    );
     assert!(text.contains("transcription = false"), "{text}");
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
     let folder = sandbox.path("in");
     std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
     let sidecar = onrecord::synth::sidecar("quiet", "2026-11-28T10:00:00Z", true);
     let audio = onrecord::synth::two_party_mulaw_wav(2, 7);
-    onrecord::synth::write_call(&folder, "quiet", &audio, &sidecar).unwrap_or_else(|e| panic!("{e}"));
-    let summary = sandbox.json(&["import", "--tenant", "acme", folder.to_str().unwrap_or_default(), "--json"]);
-    let id = summary["imported"][0]["recording"].as_str().unwrap_or_default().to_owned();
+    onrecord::synth::write_call(&folder, "quiet", &audio, &sidecar)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let summary = sandbox.json(&[
+        "import",
+        "--tenant",
+        "acme",
+        folder.to_str().unwrap_or_default(),
+        "--json",
+    ]);
+    let id = summary["imported"][0]["recording"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
 
     let shown = sandbox.json(&["show", &id, "--json"]);
     assert_eq!(shown["transcription"], Value::Null, "no job: {shown}");
@@ -334,7 +366,12 @@ fn a_silent_channel_produces_no_text_and_a_missing_model_says_what_to_run() {
     sandbox.create_tenant("acme", "all-party");
     let id = import_call(&sandbox, "agent-silent", true);
 
-    let missing = sandbox.run(&["transcribe", "--pending", "--model", sandbox.path("nothing").to_str().unwrap_or_default()]);
+    let missing = sandbox.run(&[
+        "transcribe",
+        "--pending",
+        "--model",
+        sandbox.path("nothing").to_str().unwrap_or_default(),
+    ]);
     assert!(!missing.status.success());
     assert!(
         support::stderr(&missing).contains("scripts/fetch-models.sh"),
@@ -342,11 +379,19 @@ fn a_silent_channel_produces_no_text_and_a_missing_model_says_what_to_run() {
         support::stderr(&missing)
     );
 
-    sandbox.ok(&["transcribe", &id, "--model", model.to_str().unwrap_or_default()]);
+    sandbox.ok(&[
+        "transcribe",
+        &id,
+        "--model",
+        model.to_str().unwrap_or_default(),
+    ]);
     let shown = sandbox.json(&["show", &id, "--json"]);
     let segments = segments(&shown);
     assert!(!segments.is_empty(), "the customer still speaks");
     for segment in &segments {
-        assert_eq!(segment["participant"], CUSTOMER, "the silent agent said something: {segment}");
+        assert_eq!(
+            segment["participant"], CUSTOMER,
+            "the silent agent said something: {segment}"
+        );
     }
 }

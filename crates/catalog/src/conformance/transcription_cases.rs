@@ -119,7 +119,12 @@ pub async fn claimed_job_finishes_with_its_transcript_and_audit(catalog: &dyn Ca
         .expect("second job");
     assert_eq!(second.recording, newer.id);
     catalog
-        .fail_transcription(&newer.id, "model missing", now, &note("transcription.failed"))
+        .fail_transcription(
+            &newer.id,
+            "model missing",
+            now,
+            &note("transcription.failed"),
+        )
         .await
         .expect("fail");
     let failed = catalog
@@ -171,13 +176,23 @@ pub async fn stale_running_job_is_claimed_again(catalog: &dyn Catalog) {
         .expect("job");
     let soon = started + Duration::minutes(1);
     let busy = catalog
-        .claim_transcription(&tenant_id("acme"), None, soon, started - Duration::minutes(15))
+        .claim_transcription(
+            &tenant_id("acme"),
+            None,
+            soon,
+            started - Duration::minutes(15),
+        )
         .await
         .expect("claim");
     assert_eq!(busy, None, "a live running job is left alone");
     let later = started + Duration::hours(1);
     let resumed = catalog
-        .claim_transcription(&tenant_id("acme"), None, later, later - Duration::minutes(15))
+        .claim_transcription(
+            &tenant_id("acme"),
+            None,
+            later,
+            later - Duration::minutes(15),
+        )
         .await
         .expect("claim")
         .expect("the crashed job is claimed again");

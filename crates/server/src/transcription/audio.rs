@@ -192,7 +192,10 @@ mod tests {
 
     #[test]
     fn pcm16_mono_wav_reads_samples_in_order() {
-        let data: Vec<u8> = [1i16, -2, 300].iter().flat_map(|s| s.to_le_bytes()).collect();
+        let data: Vec<u8> = [1i16, -2, 300]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
         let decoded = decode_wav(&wav(1, 16, 1, 16_000, &data)).map_err(|e| e.to_string());
         assert_eq!(
             decoded,

@@ -40,11 +40,12 @@ pub async fn transcribe(
         for (tenant, reason) in &report.skipped_tenants {
             eprintln!("skipped tenant {tenant}: {reason}");
         }
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "transcribed {}, failed {}",
             report.done.len(),
             report.failed.len()
-        );
+        )?;
     }
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -89,9 +90,11 @@ fn parse_device(text: &str) -> Result<WhisperDevice> {
     match text.split_once(':') {
         None if text == "cpu" => Ok(WhisperDevice::Cpu),
         None if text == "cuda" => Ok(WhisperDevice::Cuda(0)),
-        Some(("cuda", ordinal)) => Ok(WhisperDevice::Cuda(
-            ordinal.parse().map_err(|_| anyhow!("--device: bad GPU ordinal {ordinal:?}"))?,
-        )),
+        Some(("cuda", ordinal)) => {
+            Ok(WhisperDevice::Cuda(ordinal.parse().map_err(|_| {
+                anyhow!("--device: bad GPU ordinal {ordinal:?}")
+            })?))
+        }
         _ => bail!("--device: {text:?} is not cpu, cuda or cuda:N"),
     }
 }

@@ -68,11 +68,7 @@ fn document(detail: &RecordingDetail, stored: &StoredTranscript) -> RecordingDoc
 }
 
 /// Adds (or replaces) one recording's transcript in its tenant's index.
-pub async fn index_transcript(
-    app: &App,
-    id: RecordingId,
-    stored: &StoredTranscript,
-) -> Result<()> {
+pub async fn index_transcript(app: &App, id: RecordingId, stored: &StoredTranscript) -> Result<()> {
     let detail = app
         .catalog
         .recording(None, &id)
@@ -133,12 +129,12 @@ pub async fn search(app: &App, request: &SearchRequest) -> Result<Vec<SearchHit>
     let mut details: HashMap<RecordingId, Option<RecordingDetail>> = HashMap::new();
     let mut hits = Vec::with_capacity(found.len());
     for hit in found {
-        if !details.contains_key(&hit.recording) {
-            let detail = app
-                .catalog
-                .recording(Some(&request.tenant), &hit.recording)
-                .await?;
-            details.insert(hit.recording, detail);
+        if let std::collections::hash_map::Entry::Vacant(slot) = details.entry(hit.recording) {
+            slot.insert(
+                app.catalog
+                    .recording(Some(&request.tenant), &hit.recording)
+                    .await?,
+            );
         }
         // A recording erased since it was indexed is not shown.
         let Some(Some(detail)) = details.get(&hit.recording) else {

@@ -302,7 +302,12 @@ async fn run_claimed(
 }
 
 /// The recording's data key, opened with the tenant's private key from the keyring.
-pub fn open_data_key(app: &App, tenant: &TenantId, id: RecordingId, sealed: &[u8]) -> Result<DataKey> {
+pub fn open_data_key(
+    app: &App,
+    tenant: &TenantId,
+    id: RecordingId,
+    sealed: &[u8],
+) -> Result<DataKey> {
     let private_key = app.private_key(tenant)?;
     SealedDataKey::from_bytes(sealed)
         .and_then(|sealed| {
@@ -374,7 +379,11 @@ struct Track {
 /// The recording's tracks: an import's channels (channel 0 is the first participant,
 /// channel 1 the second; a mono file is unattributed unless the call has one participant),
 /// or a live call's streams (each the participant that sends on it).
-fn tracks(detail: &RecordingDetail, stream: &catalog::Stream, plaintext: &[u8]) -> Result<Vec<Track>> {
+fn tracks(
+    detail: &RecordingDetail,
+    stream: &catalog::Stream,
+    plaintext: &[u8],
+) -> Result<Vec<Track>> {
     let details = &detail.recording.details;
     let (decoded, owners): (audio::Channels, Vec<(Option<u32>, String)>) =
         if stream.content_type == LIVE_STREAM_CONTENT_TYPE {
@@ -537,7 +546,11 @@ pub async fn read_transcript(
     detail: &RecordingDetail,
     job: &TranscriptionJob,
 ) -> Result<Option<StoredTranscript>> {
-    let Some(object) = job.transcript.as_ref().filter(|_| job.state == JobState::Done) else {
+    let Some(object) = job
+        .transcript
+        .as_ref()
+        .filter(|_| job.state == JobState::Done)
+    else {
         return Ok(None);
     };
     let data_key = data_key_of(app, detail).await?;

@@ -11,6 +11,8 @@ need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v sipp >/dev/null || need+=(sip-tester)   # the real SIPREC client of the end-to-end tests
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_cmd=""
@@ -24,6 +26,9 @@ cargo fmt --all -- --check
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "Whisper models for the transcription tests (sha256-checked, idempotent)"
+bash scripts/fetch-models.sh target/models
 
 log "cargo test"
 cargo test --workspace --locked

@@ -18,9 +18,12 @@ pub mod audit;
 pub mod conformance;
 mod error;
 pub mod governance;
+pub mod jobs;
 mod memory;
+mod memory_jobs;
 mod sqlite;
 mod sqlite_commit;
+mod sqlite_jobs;
 mod sqlite_read;
 mod time;
 mod types;
@@ -33,6 +36,7 @@ pub use audit::{
 };
 pub use error::{CatalogError, Conflict};
 pub use governance::Governance;
+pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
 pub use sqlite::SqliteCatalog;
 pub use types::*;
@@ -42,7 +46,7 @@ pub use types::*;
 /// Every write that belongs to an audited action writes its audit entry in the same
 /// transaction: either both are stored or neither is.
 #[async_trait]
-pub trait Catalog: Governance + Send + Sync + std::fmt::Debug {
+pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debug {
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
     async fn register_tenant(

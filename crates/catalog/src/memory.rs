@@ -29,14 +29,15 @@ pub struct MemoryCatalog {
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct State {
     tenants: BTreeMap<TenantId, Tenant>,
-    recordings: HashMap<RecordingId, RecordingDetail>,
+    pub(crate) recordings: HashMap<RecordingId, RecordingDetail>,
     by_content_hash: HashMap<(TenantId, Sha256Digest), RecordingId>,
     sealed_keys: HashMap<RecordingId, Vec<u8>>,
     refusals: Vec<NewRefusal>,
     audit: Vec<StoredAuditEntry>,
     holds: Vec<crate::governance::Hold>,
+    pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
 }
 
 impl State {
@@ -48,7 +49,7 @@ impl State {
     }
 
     /// Chain checked entries onto the log; the caller has already checked everything else.
-    fn append(
+    pub(crate) fn append(
         &mut self,
         prepared: Vec<PreparedAuditEntry>,
     ) -> Result<Vec<AuditEntry>, CatalogError> {
@@ -73,7 +74,7 @@ impl MemoryCatalog {
         MemoryCatalog::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half a transaction behind: every
         // operation checks before it writes.
         self.state
@@ -82,7 +83,7 @@ impl MemoryCatalog {
     }
 }
 
-fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
+pub(crate) fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
     entries.pop().ok_or_else(|| CatalogError::Corrupt {
         column: "audit",
         reason: "append returned no entry".into(),

@@ -58,8 +58,8 @@ pub struct SqliteCatalog {
 }
 
 /// A write transaction and the gate that makes it the only one.
-struct Write {
-    transaction: Transaction<'static, Sqlite>,
+pub(crate) struct Write {
+    pub(crate) transaction: Transaction<'static, Sqlite>,
     _gate: OwnedMutexGuard<()>,
 }
 
@@ -108,7 +108,7 @@ impl SqliteCatalog {
         &self.pool
     }
 
-    async fn begin_write(&self) -> Result<Write, CatalogError> {
+    pub(crate) async fn begin_write(&self) -> Result<Write, CatalogError> {
         let gate = Arc::clone(&self.write_gate).lock_owned().await;
         let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Write {
@@ -119,7 +119,9 @@ impl SqliteCatalog {
 }
 
 /// The last `(seq, hash)` of the chain, read inside the write transaction.
-async fn audit_head(connection: &mut SqliteConnection) -> Result<(u64, [u8; 32]), CatalogError> {
+pub(crate) async fn audit_head(
+    connection: &mut SqliteConnection,
+) -> Result<(u64, [u8; 32]), CatalogError> {
     let row = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *connection)
         .await?;
@@ -132,7 +134,7 @@ async fn audit_head(connection: &mut SqliteConnection) -> Result<(u64, [u8; 32])
 }
 
 /// Chains entries after `head`, inserts them, and returns them; `head` moves to the last.
-async fn append_entries(
+pub(crate) async fn append_entries(
     connection: &mut SqliteConnection,
     head: &mut (u64, [u8; 32]),
     prepared: Vec<PreparedAuditEntry>,
@@ -147,7 +149,7 @@ async fn append_entries(
     stored.iter().map(StoredAuditEntry::to_entry).collect()
 }
 
-fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
+pub(crate) fn one(mut entries: Vec<AuditEntry>) -> Result<AuditEntry, CatalogError> {
     entries.pop().ok_or_else(|| CatalogError::Corrupt {
         column: "audit",
         reason: "append returned no entry".into(),

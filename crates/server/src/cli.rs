@@ -94,6 +94,10 @@ pub enum Command {
         /// Most calls in progress at once; beyond it new calls get 503.
         #[arg(long, default_value_t = 50_000)]
         max_calls: usize,
+        /// Whisper model directory for the transcription worker (default: config
+        /// `transcription.model`; no worker without one).
+        #[arg(long)]
+        transcription_model: Option<PathBuf>,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
@@ -121,6 +125,47 @@ pub enum Command {
         /// Where to put it (default: a new temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Transcribe recordings: every queued job (--pending) or one recording (ID).
+    Transcribe {
+        /// The recording to transcribe now (re-runs a finished or failed job).
+        #[arg(required_unless_present = "pending", conflicts_with = "pending")]
+        id: Option<String>,
+        /// Run every queued job (and queue committed recordings that have none).
+        #[arg(long)]
+        pending: bool,
+        /// Whisper model directory (default: $ONRECORD_MODEL_DIR, else DATA_DIR/models/tiny.en).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search a tenant's transcripts: words, "phrases", AND/OR/NOT.
+    Search {
+        #[arg(long)]
+        tenant: String,
+        query: String,
+        /// Recordings started at or after (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Recordings started before (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Recordings in which this address took part.
+        #[arg(long)]
+        participant: Option<String>,
+        /// Recordings carrying this tag (repeatable).
+        #[arg(long)]
+        tag: Vec<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a tenant's search index from the archive and catalog.
+    Reindex {
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -228,6 +273,24 @@ pub enum BenchCommand {
         /// Work in this folder instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Real-time factor of transcription per model and device (synthetic audio).
+    Transcribe {
+        #[arg(long)]
+        json: bool,
+        /// A model directory to measure (repeatable; default: tiny.en and base under
+        /// $ONRECORD_MODELS, else target/models).
+        #[arg(long)]
+        model: Vec<PathBuf>,
+        /// Seconds of audio per model.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// cpu, or cuda[:N] (needs a build with the `cuda` feature).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Skip the shape-exact large-v3-turbo model with random weights.
+        #[arg(long)]
+        no_turbo: bool,
     },
 }
 
@@ -385,6 +448,10 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             let detail = readback::show(&app, parse_recording(&id)?).await?;
             let mut value = readback::recording_json(&detail);
             crate::governance::cli::annotate_show(&app, &detail, &mut value).await?;
+            let (transcription, transcript) =
+                crate::transcription::show_json(&app, &detail).await?;
+            value["transcription"] = transcription;
+            value["transcript"] = transcript;
             if json {
                 print_json(&value)?;
             } else {
@@ -438,6 +505,7 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             rtp_timeout,
             media_workers,
             max_calls,
+            transcription_model,
         } => {
             let app = App::open(data_dir, cli_actor()).await?;
             let settings = app.config.server.clone();
@@ -477,8 +545,23 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                     );
                 }
             });
+            let model = transcription_model.or_else(|| app.config.transcription.model.clone());
+            let worker = match model {
+                Some(directory) => {
+                    let engine = crate::transcription::Engine::load(&directory)?;
+                    eprintln!("onrecord: transcription worker on ({})", engine.name);
+                    Some(tokio::spawn(crate::transcription::worker(
+                        app.clone(),
+                        engine,
+                    )))
+                }
+                None => None,
+            };
             crate::live::server::serve(app, options, shutdown_signal(), Some(ready)).await?;
             announce.abort();
+            if let Some(worker) = worker {
+                worker.abort();
+            }
             eprintln!("onrecord: stopped; calls in progress were finalised");
         }
         Command::Bench(BenchCommand::Rtp {
@@ -520,6 +603,63 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
         }
         Command::Demo { dir } => {
             demo::run(dir).await?;
+        }
+        Command::Transcribe {
+            id,
+            pending,
+            model,
+            json,
+        } => {
+            return crate::transcription::cli::transcribe(data_dir, id, pending, model, json).await;
+        }
+        Command::Search {
+            tenant,
+            query,
+            from,
+            to,
+            participant,
+            tag,
+            limit,
+            json,
+        } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let request = crate::transcription::index::SearchRequest {
+                tenant: parse_tenant(&tenant)?,
+                query,
+                from: from
+                    .as_deref()
+                    .map(crate::transcription::cli::parse_time)
+                    .transpose()?,
+                to: to
+                    .as_deref()
+                    .map(crate::transcription::cli::parse_time)
+                    .transpose()?,
+                participant,
+                tags: tag,
+                limit,
+            };
+            let hits = crate::transcription::index::search(&app, &request).await?;
+            crate::transcription::cli::print_hits(&hits, json)?;
+        }
+        Command::Reindex { tenant } => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let tenant = parse_tenant(&tenant)?;
+            let count = crate::transcription::index::reindex(&app, &tenant).await?;
+            writeln!(out, "reindexed {count} recordings of tenant {tenant}")?;
+        }
+        Command::Bench(BenchCommand::Transcribe {
+            json,
+            model,
+            seconds,
+            device,
+            no_turbo,
+        }) => {
+            let report = crate::transcription::cli::bench(model, seconds, &device, !no_turbo)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

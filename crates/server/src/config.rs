@@ -19,6 +19,15 @@ pub struct Config {
     pub tenants: BTreeMap<TenantId, TenantConfig>,
     pub server: ServerSettings,
     pub srcs: Vec<SrcConfig>,
+    /// `[transcription]`: the speech-to-text worker of `onrecord serve`.
+    pub transcription: TranscriptionSettings,
+}
+
+/// `[transcription]`. `model` is a Whisper model directory (see `scripts/fetch-models.sh`);
+/// without it `serve` runs no transcription worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TranscriptionSettings {
+    pub model: Option<std::path::PathBuf>,
 }
 
 /// `[server]`: where `onrecord serve` listens. Command-line flags override these.
@@ -112,6 +121,9 @@ pub struct TenantConfig {
     pub retention_days: u32,
     pub staff: StaffPatterns,
     pub staff_patterns: Vec<String>,
+    /// Whether committed recordings are queued for transcription (`transcription`, default
+    /// true).
+    pub transcription: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +149,14 @@ struct RawConfig {
     server: Option<RawServer>,
     #[serde(default)]
     srcs: Vec<toml::Spanned<RawSrc>>,
+    #[serde(default)]
+    transcription: Option<RawTranscription>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTranscription {
+    model: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +203,12 @@ struct RawTenant {
     retention_days: u32,
     #[serde(default)]
     staff: Option<toml::Spanned<Vec<String>>>,
+    #[serde(default = "default_transcription")]
+    transcription: bool,
+}
+
+fn default_transcription() -> bool {
+    true
 }
 
 fn default_retention_days() -> u32 {
@@ -301,6 +327,7 @@ impl Config {
                     retention_days: tenant.retention_days,
                     staff,
                     staff_patterns,
+                    transcription: tenant.transcription,
                 },
             );
         }
@@ -405,11 +432,18 @@ impl Config {
                 accept_legacy: src.accept_legacy,
             });
         }
+        let transcription = TranscriptionSettings {
+            model: raw
+                .transcription
+                .and_then(|raw| raw.model)
+                .map(std::path::PathBuf::from),
+        };
         Ok(Config {
             regions,
             tenants,
             server,
             srcs,
+            transcription,
         })
     }
 

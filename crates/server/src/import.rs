@@ -548,6 +548,7 @@ pub async fn import(app: &App, request: ImportRequest) -> Result<ImportSummary> 
         .map(|candidate| process(candidate, context.clone()))
         .buffer_unordered(workers);
     let mut batch = Batch::default();
+    let mut committed_before = 0;
     while let Some(outcome) = outcomes.next().await {
         progress.inc(1);
         match outcome {
@@ -571,10 +572,29 @@ pub async fn import(app: &App, request: ImportRequest) -> Result<ImportSummary> 
         }
         if batch.len() >= batch_size {
             flush(&mut batch, &context, &mut summary).await?;
+            committed_before =
+                queue_transcriptions(app, &request, &summary, committed_before).await;
         }
     }
     flush(&mut batch, &context, &mut summary).await?;
+    queue_transcriptions(app, &request, &summary, committed_before).await;
     progress.finish_and_clear();
     summary.sort();
     Ok(summary)
+}
+
+/// Queues transcription for the recordings committed since `from` (an index into
+/// `summary.imported`); returns the new index.
+async fn queue_transcriptions(
+    app: &App,
+    request: &ImportRequest,
+    summary: &ImportSummary,
+    from: usize,
+) -> usize {
+    let committed: Vec<RecordingId> = summary.imported[from..]
+        .iter()
+        .map(|imported| imported.recording)
+        .collect();
+    crate::transcription::queue_committed(app, &request.tenant, &committed).await;
+    summary.imported.len()
 }

@@ -17,3 +17,4 @@ pub mod readback;
 pub mod recording_client;
 pub mod synth;
 pub mod tenants;
+pub mod transcription;

@@ -15,11 +15,13 @@ mod audit_cases;
 mod fixtures;
 mod hold_cases;
 mod recording_cases;
+mod transcription_cases;
 
 pub use audit_cases::*;
 pub use fixtures::*;
 pub use hold_cases::*;
 pub use recording_cases::*;
+pub use transcription_cases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async fn returning
 /// `(backend, guard)`; the guard (a temp dir, say) lives as long as the test.
@@ -53,6 +55,10 @@ macro_rules! conformance_tests {
             audit_chain_verifies_after_mixed_writes,
             concurrent_appends_keep_one_unbroken_chain,
             invalid_audit_entries_are_rejected_and_change_nothing,
+            queueing_a_transcription_twice_keeps_one_job,
+            claimed_job_finishes_with_its_transcript_and_audit,
+            stale_running_job_is_claimed_again,
+            erased_recording_is_never_transcribed,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

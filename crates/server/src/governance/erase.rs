@@ -6,8 +6,8 @@
 //! (2) the sealed objects are deleted from the region store; (3) a receipt naming what was
 //! destroyed (object keys, sizes and BLAKE3 digests of the sealed objects, SHA-256 of the
 //! sealed key bytes, when, by whom, why, and the audit entry of step 1) is signed with the
-//! node key and appended to the audit chain as `erasure.receipt`. No transcript or search
-//! index is stored by this node, so there is nothing else to delete.
+//! node key and appended to the audit chain as `erasure.receipt`. The sealed transcript object
+//! and the recording's search index entries go with it.
 //!
 //! Blocked recordings (legal hold, minimum retention) are not touched; the command names each
 //! with its reasons and exits non-zero, after erasing the others.
@@ -163,6 +163,31 @@ async fn erase_one(app: &App, node: &NodeKey, id: RecordingId, reason: &str) -> 
             "deleted": true,
         }));
     }
+    // The transcript is content too: its sealed object goes, and so does the index entry.
+    let mut transcripts_deleted = 0;
+    if let Some(transcript) = app
+        .catalog
+        .transcription_job(&id)
+        .await?
+        .and_then(|job| job.transcript)
+    {
+        let key = ObjectKey::parse(&transcript.object_key).map_err(|e| anyhow!("catalog: {e}"))?;
+        store.delete(&placement, &key).await.with_context(|| {
+            format!(
+                "recording {id}: the transcript object {} could not be deleted",
+                transcript.object_key
+            )
+        })?;
+        objects.push(json!({
+            "stream": "transcript",
+            "key": transcript.object_key,
+            "size": transcript.object_size,
+            "blake3": hex::encode(transcript.object_sha256),
+            "deleted": true,
+        }));
+        transcripts_deleted = 1;
+    }
+    crate::transcription::index::remove_recording(app, &tenant, id)?;
     let body = json!({
         "recording": id,
         "tenant": tenant,
@@ -173,8 +198,8 @@ async fn erase_one(app: &App, node: &NodeKey, id: RecordingId, reason: &str) -> 
         "sealed_key_sha256": hex::encode(outcome.sealed_key_sha256),
         "objects": objects,
         "participants_pseudonymised": outcome.participants_pseudonymised,
-        "transcripts_deleted": 0,
-        "index_entries_deleted": 0,
+        "transcripts_deleted": transcripts_deleted,
+        "removed_from_search_index": true,
         "audit": { "seq": outcome.entry.seq, "hash": hex::encode(outcome.entry.hash) },
     });
     let receipt = node.sign(RECEIPT_KIND, body);

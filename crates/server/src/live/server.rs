@@ -812,6 +812,13 @@ async fn finalize(
                 "error": stream.error,
                 "local_port": stream.rtp_port,
                 "plaintext_digest": "sha256",
+                // Who sends on this stream (participant ordinal), for per-participant
+                // transcription.
+                "participant": live
+                    .participants
+                    .iter()
+                    .position(|p| p.sends_on.contains(&stream.label))
+                    .map(|index| index + 1),
             }),
         );
         hash_input.extend_from_slice(&stream.plaintext_digest);

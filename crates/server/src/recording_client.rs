@@ -239,10 +239,11 @@ impl RecordingClient {
             if !cseq.method.as_str().eq_ignore_ascii_case("BYE") || response.status < 200 {
                 continue;
             }
-            if let Ok(call_id) = response.headers.call_id() {
-                if open.remove(call_id).is_some() && response.status == 200 {
-                    answered += 1;
-                }
+            if let Ok(call_id) = response.headers.call_id()
+                && open.remove(call_id).is_some()
+                && response.status == 200
+            {
+                answered += 1;
             }
         }
         Ok(answered)

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -313,7 +313,7 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     assert!(left.is_empty(), "objects left after erasure: {left:?}");
 }
 
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+fn walk(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(root) else {
         return found;

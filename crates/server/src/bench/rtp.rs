@@ -9,6 +9,7 @@
 //! 3. **baseline**: the same flood against a bare loop (epoll + `recvmmsg`, one socket per
 //!    stream, discarding) on its own thread, before and after (the faster one is kept) —
 //!    packets received per CPU-second of that thread.
+//!
 //! Per CPU-second of the receiving thread (its kernel time included) makes the ratio robust to
 //! the sender and to neighbours on a shared machine.
 

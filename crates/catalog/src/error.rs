@@ -57,4 +57,6 @@ pub enum Conflict {
         expected: RegionId,
         actual: RegionId,
     },
+    #[error("token id {0} is already in use")]
+    TokenExists(String),
 }

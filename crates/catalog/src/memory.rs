@@ -19,6 +19,7 @@ use crate::types::{
     CommitOutcome, CommitStep, Cursor, NewRecording, NewRefusal, Page, PageRequest,
     RecordingDetail, RecordingFilter, RecordingState, Sha256Digest, Tenant, plan_commit,
 };
+use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::{Catalog, check_audit_limit};
 
 #[derive(Debug, Default)]
@@ -34,6 +35,7 @@ struct State {
     sealed_keys: HashMap<RecordingId, Vec<u8>>,
     refusals: Vec<NewRefusal>,
     audit: Vec<StoredAuditEntry>,
+    tokens: BTreeMap<String, ApiToken>,
 }
 
 impl State {
@@ -226,8 +228,8 @@ impl Catalog for MemoryCatalog {
         let mut items: Vec<_> = state
             .recordings
             .values()
+            .filter(|detail| filter.matches_detail(detail))
             .map(|detail| &detail.recording)
-            .filter(|recording| filter.matches(recording))
             .filter(|recording| {
                 page.after.is_none_or(|after| {
                     let millis = to_millis(&recording.started_at);
@@ -256,7 +258,7 @@ impl Catalog for MemoryCatalog {
         let count = state
             .recordings
             .values()
-            .filter(|detail| filter.matches(&detail.recording))
+            .filter(|detail| filter.matches_detail(detail))
             .count();
         Ok(count as u64)
     }
@@ -385,5 +387,60 @@ impl Catalog for MemoryCatalog {
 
     async fn verify_audit(&self) -> Result<Result<AuditSummary, AuditBreak>, CatalogError> {
         Ok(verify_entries(&self.lock().audit))
+    }
+
+    async fn create_token(&self, new: &NewToken) -> Result<AuditEntry, CatalogError> {
+        let token = ApiToken {
+            created_at: truncate_millis(&new.token.created_at),
+            revoked_at: new.token.revoked_at.as_ref().map(truncate_millis),
+            ..new.token.clone()
+        };
+        token.checked()?;
+        let prepared = PreparedAuditEntry::new(&new.audit.entry(
+            token.created_at,
+            token.tenant.as_ref(),
+            None,
+        ))?;
+        let mut state = self.lock();
+        if let Some(tenant) = &token.tenant
+            && !state.tenants.contains_key(tenant)
+        {
+            return Err(CatalogError::NotFound {
+                what: "tenant",
+                id: tenant.to_string(),
+            });
+        }
+        if state.tokens.contains_key(&token.id) {
+            return Err(Conflict::TokenExists(token.id).into());
+        }
+        let entry = one(state.append(vec![prepared])?)?;
+        state.tokens.insert(token.id.clone(), token);
+        Ok(entry)
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<ApiToken>, CatalogError> {
+        Ok(self.lock().tokens.get(id).cloned())
+    }
+
+    async fn evidence_coverage(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<EvidenceCoverage, CatalogError> {
+        let state = self.lock();
+        let mut coverage = EvidenceCoverage::default();
+        for detail in state
+            .recordings
+            .values()
+            .filter(|detail| detail.recording.tenant == *tenant)
+        {
+            coverage.recordings += 1;
+            for participant in &detail.participants {
+                coverage.participants += 1;
+                if !participant.evidence.is_empty() {
+                    coverage.covered_participants += 1;
+                }
+            }
+        }
+        Ok(coverage)
     }
 }

@@ -14,10 +14,12 @@
 mod audit_cases;
 mod fixtures;
 mod recording_cases;
+mod token_cases;
 
 pub use audit_cases::*;
 pub use fixtures::*;
 pub use recording_cases::*;
+pub use token_cases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async fn returning
 /// `(backend, guard)`; the guard (a temp dir, say) lives as long as the test.
@@ -51,6 +53,10 @@ macro_rules! conformance_tests {
             audit_chain_verifies_after_mixed_writes,
             concurrent_appends_keep_one_unbroken_chain,
             invalid_audit_entries_are_rejected_and_change_nothing,
+            token_round_trips_and_its_creation_is_audited,
+            token_ids_are_unique_and_tenants_must_exist,
+            token_tenant_must_match_its_role,
+            evidence_coverage_counts_covered_participants_per_tenant,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

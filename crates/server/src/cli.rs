@@ -94,6 +94,9 @@ pub enum Command {
         /// Most calls in progress at once; beyond it new calls get 503.
         #[arg(long, default_value_t = 50_000)]
         max_calls: usize,
+        /// Also serve the HTTP API and web UI here, e.g. 127.0.0.1:8080 (default: config `server.http`, else none).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
@@ -103,6 +106,34 @@ pub enum Command {
         /// Where to put it (default: a new temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Where the demo serves its web UI and API (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: std::net::SocketAddr,
+        /// Set up the data dir and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// API tokens for the HTTP API and web UI.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; prints it alone on stdout (it is shown once, only its digest is kept).
+    Create {
+        /// The tenant the token reads (not with --operator).
+        #[arg(long, required_unless_present = "operator", conflicts_with = "operator")]
+        tenant: Option<String>,
+        /// viewer | supervisor | auditor | admin
+        #[arg(long, required_unless_present = "operator", conflicts_with = "operator")]
+        role: Option<String>,
+        /// A token for the operator: content-blind figures of every tenant, never content.
+        #[arg(long)]
+        operator: bool,
+        /// A note on what the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
     },
 }
 
@@ -360,9 +391,30 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             rtp_timeout,
             media_workers,
             max_calls,
+            http,
         } => {
             let app = App::open(data_dir, cli_actor()).await?;
             let settings = app.config.server.clone();
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            let until_stopped = move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
+            };
+            let http_server = match http.or(settings.http) {
+                Some(address) => {
+                    let (bound, task) =
+                        crate::http::start(app.clone(), address, until_stopped()).await?;
+                    eprintln!("onrecord: HTTP API and web UI on http://{bound}/");
+                    Some(task)
+                }
+                None => None,
+            };
             let sip = sip
                 .or(settings.sip)
                 .unwrap_or_else(|| ([0, 0, 0, 0], 5060).into());
@@ -398,12 +450,37 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                     );
                 }
             });
-            crate::live::server::serve(app, options, shutdown_signal(), Some(ready)).await?;
+            crate::live::server::serve(app, options, until_stopped(), Some(ready)).await?;
             announce.abort();
+            if let Some(task) = http_server {
+                task.await??;
+            }
             eprintln!("onrecord: stopped; calls in progress were finalised");
         }
-        Command::Demo { dir } => {
-            demo::run(dir).await?;
+        Command::Demo { dir, http, no_serve } => {
+            let serve = (!no_serve).then_some(http);
+            demo::run(dir, serve, shutdown_signal()).await?;
+        }
+        Command::Token(TokenCommand::Create {
+            tenant,
+            role,
+            operator,
+            label,
+        }) => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let (tenant, role) = if operator {
+                (None, catalog::TokenRole::Operator)
+            } else {
+                let role_text = role.unwrap_or_default();
+                let role = catalog::TokenRole::parse(&role_text)
+                    .filter(|role| *role != catalog::TokenRole::Operator)
+                    .ok_or_else(|| anyhow!("--role must be viewer, supervisor, auditor or admin, not {role_text:?}"))?;
+                let tenant = parse_tenant(tenant.as_deref().unwrap_or_default())?;
+                app.tenant_config(&tenant)?;
+                (Some(tenant), role)
+            };
+            let token = crate::http::tokens::create(&app, tenant, role, label).await?;
+            writeln!(out, "{token}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

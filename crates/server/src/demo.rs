@@ -1,6 +1,9 @@
 //! `onrecord demo`: a throwaway data dir with a demo tenant and a few imported calls, one of
-//! them refused for missing consent evidence, so a newcomer sees the archive and the gate.
+//! them refused for missing consent evidence, so a newcomer sees the archive and the gate;
+//! then (unless `--no-serve`) the web UI and API on loopback with a token to sign in with,
+//! until Ctrl-C.
 
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -14,7 +17,11 @@ use crate::import::{ImportRequest, import};
 use crate::tenants::{self, NewTenant};
 use crate::{readback, synth};
 
-pub async fn run(dir: Option<PathBuf>) -> Result<()> {
+pub async fn run(
+    dir: Option<PathBuf>,
+    serve: Option<std::net::SocketAddr>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let root = match dir {
         Some(dir) => dir,
         None => tempfile::Builder::new()
@@ -104,5 +111,29 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         out,
         "try: onrecord {flag} list | onrecord {flag} show ID | onrecord {flag} export ID --out ./out | onrecord {flag} audit verify"
     )?;
+    let Some(address) = serve else {
+        return Ok(());
+    };
+    let token = crate::http::tokens::create(
+        &app,
+        Some(TenantId::new("demo")?),
+        catalog::TokenRole::Admin,
+        "demo".into(),
+    )
+    .await?;
+    let operator =
+        crate::http::tokens::create(&app, None, catalog::TokenRole::Operator, "demo".into())
+            .await?;
+    let (bound, server) = crate::http::start(app, address, shutdown).await?;
+    writeln!(out, "operator token: {operator}")?;
+    writeln!(out, "url: http://{bound}/")?;
+    writeln!(out, "token: {token}")?;
+    writeln!(
+        out,
+        "open the url, sign in with the token; Ctrl-C stops the demo"
+    )?;
+    out.flush()?;
+    drop(out);
+    server.await??;
     Ok(())
 }

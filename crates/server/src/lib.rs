@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod http;
 pub mod import;
 pub mod keyring;
 pub mod live;

@@ -182,6 +182,16 @@ pub enum BenchCommand {
         /// Work in this folder instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
+    },    /// The HTTP API over N synthetic recordings: search and first audio byte, beside the
+    /// same work done without HTTP.
+    Api {
+        #[arg(long, default_value_t = 100_000)]
+        recordings: u64,
+        #[arg(long)]
+        json: bool,
+        /// Work in this folder instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -374,6 +384,18 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                         broken.reason
                     );
                 }
+            }
+        }
+        Command::Bench(BenchCommand::Api {
+            recordings,
+            json,
+            dir,
+        }) => {
+            let report = crate::bench_api::api(recordings, dir).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
             }
         }
         Command::Bench(BenchCommand::Import { calls, json, dir }) => {

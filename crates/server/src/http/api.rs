@@ -453,7 +453,9 @@ pub async fn trail(
                 "at": entry.at.to_rfc3339_opts(SecondsFormat::Millis, true),
                 "actor": entry.actor,
                 "action": entry.action,
-                "details": entry.details,
+                // Stored as the exact JSON text that was hashed.
+                "details": serde_json::from_str::<Value>(&entry.details)
+                    .unwrap_or_else(|_| Value::String(entry.details.clone())),
             })
         })
         .collect())

@@ -152,14 +152,20 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn prometheus(State(state): State<HttpState>) -> impl IntoResponse {
-    (
+/// Prometheus metrics: content-blind, but still behind a token (an operator's).
+async fn prometheus(
+    State(state): State<HttpState>,
+    principal: auth::Principal,
+) -> Result<impl IntoResponse, HttpError> {
+    principal.require(auth::Permission::OperatorFigures)?;
+    Ok((
+
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.0.metrics.render(),
-    )
+    ))
 }
 
 /// The whole HTTP application.

@@ -10,6 +10,10 @@ log() { printf '\n== %s\n' "$*" >&2; }
 need=()
 command -v cc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# The browser end-to-end test: Debian's Chromium driven by npm playwright-core.
+command -v chromium >/dev/null || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_cmd=""
@@ -26,6 +30,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked
+
+log "browser end-to-end test (tests/browser)"
+[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund)
+cargo build -p onrecord --locked
+(cd tests/browser && node --test demo.test.mjs)
 
 if [ "${ONRECORD_SKIP_FUZZ:-0}" != 1 ]; then
   log "fuzz smoke run"

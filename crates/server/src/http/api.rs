@@ -2,6 +2,9 @@
 //! depend on which recording was asked for), then look the recording up inside the token's
 //! tenant (another tenant's recording is a 404, like a missing one), then audit the read.
 
+// utoipa's `axum_extras` re-emits each `Query<…>` extractor type with a qualified path.
+#![allow(unused_qualifications)]
+
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -261,8 +264,6 @@ pub fn detail_json(detail: &RecordingDetail) -> Value {
         (status = 403, description = "An operator token"),
     ),
     security(("bearer" = [])))]
-// utoipa's `axum_extras` expands the `Query<…>` extractor with a qualified path.
-#[allow(unused_qualifications)]
 pub async fn list(
     State(state): State<HttpState>,
     principal: Principal,
@@ -417,7 +418,6 @@ pub async fn stream_peaks(
         (status = 422, description = "A compressed import: no peaks, play it instead"),
     ),
     security(("bearer" = [])))]
-#[allow(unused_qualifications)]
 pub async fn peaks(
     State(state): State<HttpState>,
     principal: Principal,

@@ -145,8 +145,7 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     async fn token(&self, id: &str) -> Result<Option<ApiToken>, CatalogError>;
 
     /// Content-blind figures of a tenant: recordings, participants, covered participants.
-    async fn evidence_coverage(&self, tenant: &TenantId)
-    -> Result<EvidenceCoverage, CatalogError>;
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError>;
 }
 
 /// Most audit entries one read returns.

@@ -15,11 +15,11 @@ use crate::audit::{
 };
 use crate::error::{CatalogError, Conflict};
 use crate::time::{to_millis, truncate_millis};
+use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::types::{
     CommitOutcome, CommitStep, Cursor, NewRecording, NewRefusal, Page, PageRequest,
     RecordingDetail, RecordingFilter, RecordingState, Sha256Digest, Tenant, plan_commit,
 };
-use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::{Catalog, check_audit_limit};
 
 #[derive(Debug, Default)]
@@ -422,10 +422,7 @@ impl Catalog for MemoryCatalog {
         Ok(self.lock().tokens.get(id).cloned())
     }
 
-    async fn evidence_coverage(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<EvidenceCoverage, CatalogError> {
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError> {
         let state = self.lock();
         let mut coverage = EvidenceCoverage::default();
         for detail in state

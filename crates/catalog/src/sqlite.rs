@@ -39,8 +39,8 @@ use crate::error::{CatalogError, Conflict};
 use crate::sqlite_commit as batch;
 use crate::sqlite_read as read;
 use crate::sqlite_tokens as tokens;
-use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::time::{to_millis, truncate_millis};
+use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::types::{
     CheckedRecording, CommitOutcome, CommitStep, MAX_BATCH, NewRecording, NewRefusal, Page,
     PageRequest, RecordingDetail, RecordingFilter, RecordingState, RefusalSubject, Sha256Digest,
@@ -521,10 +521,7 @@ impl Catalog for SqliteCatalog {
         tokens::token(&mut connection, id).await
     }
 
-    async fn evidence_coverage(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<EvidenceCoverage, CatalogError> {
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError> {
         let mut connection = self.pool.acquire().await?;
         tokens::coverage(&mut connection, tenant).await
     }

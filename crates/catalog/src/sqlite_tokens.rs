@@ -19,7 +19,12 @@ pub(crate) async fn insert(
     )
     .bind(&token.id)
     .bind(token.secret_hash.as_slice())
-    .bind(token.tenant.as_ref().map(|tenant| tenant.as_str().to_owned()))
+    .bind(
+        token
+            .tenant
+            .as_ref()
+            .map(|tenant| tenant.as_str().to_owned()),
+    )
     .bind(token.role.as_str())
     .bind(&token.label)
     .bind(to_millis(&token.created_at))

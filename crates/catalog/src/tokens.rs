@@ -48,7 +48,9 @@ impl TokenRole {
     }
 
     pub fn parse(text: &str) -> Option<TokenRole> {
-        TokenRole::ALL.into_iter().find(|role| role.as_str() == text)
+        TokenRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
     }
 }
 

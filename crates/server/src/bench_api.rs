@@ -16,7 +16,10 @@ use catalog::{
 };
 use chrono::TimeZone;
 use model::clock::{Clock, SystemClock};
-use model::{ConsentEvidence, ConsentKind, ConsentPolicy, Direction, EvidenceSource, Pii, RecordingId, RegionId, TenantId};
+use model::{
+    ConsentEvidence, ConsentKind, ConsentPolicy, Direction, EvidenceSource, Pii, RecordingId,
+    RegionId, TenantId,
+};
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
@@ -91,7 +94,10 @@ const BATCH: usize = 5_000;
 const ROUNDS: usize = 300;
 
 fn synthetic(tenant: &TenantId, index: u64, now: chrono::DateTime<chrono::Utc>) -> NewRecording {
-    let base = chrono::Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).single().unwrap_or(now);
+    let base = chrono::Utc
+        .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
     // Spread over about 30 days, a few seconds apart.
     let started_at = base + chrono::Duration::seconds((index * 26) as i64);
     let mut hash = [0u8; 32];
@@ -113,7 +119,11 @@ fn synthetic(tenant: &TenantId, index: u64, now: chrono::DateTime<chrono::Utc>) 
         external_id: Some(format!("bench-{index}")),
         started_at,
         duration_ms: 30_000 + (index % 600) * 1_000,
-        direction: if index % 3 == 0 { Direction::Outbound } else { Direction::Inbound },
+        direction: if index % 3 == 0 {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        },
         tags: vec!["qa".into(), format!("queue-{}", index % 20)],
         content_hash: hash,
         details: json!({ "format": "wav-mulaw", "sample_rate": 8000, "channels": 2 }),
@@ -141,12 +151,20 @@ fn synthetic(tenant: &TenantId, index: u64, now: chrono::DateTime<chrono::Utc>) 
 }
 
 /// One GET over a fresh connection: (status, time to the first body byte).
-async fn get(address: SocketAddr, path: &str, token: &str, range: Option<&str>, clock: &dyn Clock) -> Result<(u16, Duration)> {
+async fn get(
+    address: SocketAddr,
+    path: &str,
+    token: &str,
+    range: Option<&str>,
+    clock: &dyn Clock,
+) -> Result<(u16, Duration)> {
     let started = clock.monotonic();
     let mut stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
     let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n{range}Connection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n{range}Connection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut buffer = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
@@ -159,7 +177,10 @@ async fn get(address: SocketAddr, path: &str, token: &str, range: Option<&str>, 
         }
         buffer.extend_from_slice(&chunk[..read]);
         if header_end.is_none() {
-            header_end = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4);
+            header_end = buffer
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|at| at + 4);
         }
         if let Some(end) = header_end
             && first_byte.is_none()
@@ -174,14 +195,20 @@ async fn get(address: SocketAddr, path: &str, token: &str, range: Option<&str>, 
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| anyhow!("not an HTTP response: {text:?}"))?;
-    Ok((status, first_byte.unwrap_or_else(|| clock.monotonic() - started)))
+    Ok((
+        status,
+        first_byte.unwrap_or_else(|| clock.monotonic() - started),
+    ))
 }
 
 pub async fn api(recordings: u64, dir: Option<std::path::PathBuf>) -> Result<ApiBenchReport> {
     let clock = SystemClock;
     let root = match dir {
         Some(dir) => dir,
-        None => tempfile::Builder::new().prefix("onrecord-bench-api-").tempdir()?.keep(),
+        None => tempfile::Builder::new()
+            .prefix("onrecord-bench-api-")
+            .tempdir()?
+            .keep(),
     };
     let data_dir = DataDir::new(root.join("data"));
     let tenant = TenantId::new("bench")?;
@@ -210,20 +237,45 @@ pub async fn api(recordings: u64, dir: Option<std::path::PathBuf>) -> Result<Api
         &synth::two_party_mulaw_wav(synth::CALL_SECONDS, 7),
         &synth::sidecar("bench-audio", "2026-11-28T10:00:00Z", true),
     )?;
-    let summary = import(&app, ImportRequest { tenant: tenant.clone(), paths: vec![calls], batch_size: 1, workers: 1, progress: false }).await?;
-    let audio_id = summary.imported.first().map(|i| i.recording).ok_or_else(|| anyhow!("the audio call was not imported"))?;
+    let summary = import(
+        &app,
+        ImportRequest {
+            tenant: tenant.clone(),
+            paths: vec![calls],
+            batch_size: 1,
+            workers: 1,
+            progress: false,
+        },
+    )
+    .await?;
+    let audio_id = summary
+        .imported
+        .first()
+        .map(|i| i.recording)
+        .ok_or_else(|| anyhow!("the audio call was not imported"))?;
 
     let started = clock.monotonic();
     let now = clock.wall();
     let mut index = 0u64;
     while index < recordings {
-        let batch: Vec<_> = (index..(index + BATCH as u64).min(recordings)).map(|i| synthetic(&tenant, i, now)).collect();
-        app.catalog.commit_recordings(&batch).await.context("inserting synthetic recordings")?;
+        let batch: Vec<_> = (index..(index + BATCH as u64).min(recordings))
+            .map(|i| synthetic(&tenant, i, now))
+            .collect();
+        app.catalog
+            .commit_recordings(&batch)
+            .await
+            .context("inserting synthetic recordings")?;
         index += batch.len() as u64;
     }
     let insert_seconds = (clock.monotonic() - started).as_secs_f64();
 
-    let token = http::tokens::create(&app, Some(tenant.clone()), TokenRole::Viewer, "bench".into()).await?;
+    let token = http::tokens::create(
+        &app,
+        Some(tenant.clone()),
+        TokenRole::Viewer,
+        "bench".into(),
+    )
+    .await?;
     let state = HttpState::new(app.clone());
     let listener = http::bind(([127, 0, 0, 1], 0).into()).await?;
     let address = listener.local_addr()?;
@@ -242,7 +294,8 @@ pub async fn api(recordings: u64, dir: Option<std::path::PathBuf>) -> Result<Api
     let range = "bytes=1440000-1449999".to_owned();
     let audio_path = format!("/api/v1/recordings/{audio_id}/streams/original/audio");
 
-    let (mut search_http, mut search_catalog, mut audio_http, mut audio_local) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut search_http, mut search_catalog, mut audio_http, mut audio_local) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let (status, _) = get(address, &search_query, &token, None, &clock).await?;
         if status != 200 {
@@ -257,7 +310,10 @@ pub async fn api(recordings: u64, dir: Option<std::path::PathBuf>) -> Result<Api
         }
 
         let began = clock.monotonic();
-        let page = app.catalog.list_recordings(&filter, &PageRequest::first(50)).await?;
+        let page = app
+            .catalog
+            .list_recordings(&filter, &PageRequest::first(50))
+            .await?;
         search_catalog.push(clock.monotonic() - began);
         if page.items.is_empty() {
             bail!("the benchmark query matched nothing");
@@ -270,10 +326,21 @@ pub async fn api(recordings: u64, dir: Option<std::path::PathBuf>) -> Result<Api
         audio_http.push(first_byte);
 
         let began = clock.monotonic();
-        let detail = app.catalog.recording(Some(&tenant), &audio_id).await?.ok_or_else(|| anyhow!("audio call vanished"))?;
-        let open = playback::open(&state, &detail, "original").await.map_err(|e| anyhow!("{e}"))?;
-        let source = playback::audio_source(&state, &open, &detail).await.map_err(|e| anyhow!("{e}"))?;
-        let bytes = source.read(&open, 1_440_000..1_450_000).await.map_err(|e| anyhow!("{e}"))?;
+        let detail = app
+            .catalog
+            .recording(Some(&tenant), &audio_id)
+            .await?
+            .ok_or_else(|| anyhow!("audio call vanished"))?;
+        let open = playback::open(&state, &detail, "original")
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        let source = playback::audio_source(&state, &open, &detail)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        let bytes = source
+            .read(&open, 1_440_000..1_450_000)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
         audio_local.push(clock.monotonic() - began);
         if bytes.len() != 10_000 {
             bail!("in-process range read returned {} bytes", bytes.len());

@@ -123,10 +123,18 @@ pub enum TokenCommand {
     /// Mint a token; prints it alone on stdout (it is shown once, only its digest is kept).
     Create {
         /// The tenant the token reads (not with --operator).
-        #[arg(long, required_unless_present = "operator", conflicts_with = "operator")]
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
         tenant: Option<String>,
         /// viewer | supervisor | auditor | admin
-        #[arg(long, required_unless_present = "operator", conflicts_with = "operator")]
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
         role: Option<String>,
         /// A token for the operator: content-blind figures of every tenant, never content.
         #[arg(long)]
@@ -182,7 +190,8 @@ pub enum BenchCommand {
         /// Work in this folder instead of a temporary one.
         #[arg(long)]
         dir: Option<PathBuf>,
-    },    /// The HTTP API over N synthetic recordings: search and first audio byte, beside the
+    },
+    /// The HTTP API over N synthetic recordings: search and first audio byte, beside the
     /// same work done without HTTP.
     Api {
         #[arg(long, default_value_t = 100_000)]
@@ -479,7 +488,11 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             }
             eprintln!("onrecord: stopped; calls in progress were finalised");
         }
-        Command::Demo { dir, http, no_serve } => {
+        Command::Demo {
+            dir,
+            http,
+            no_serve,
+        } => {
             let serve = (!no_serve).then_some(http);
             demo::run(dir, serve, shutdown_signal()).await?;
         }
@@ -496,7 +509,11 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 let role_text = role.unwrap_or_default();
                 let role = catalog::TokenRole::parse(&role_text)
                     .filter(|role| *role != catalog::TokenRole::Operator)
-                    .ok_or_else(|| anyhow!("--role must be viewer, supervisor, auditor or admin, not {role_text:?}"))?;
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "--role must be viewer, supervisor, auditor or admin, not {role_text:?}"
+                        )
+                    })?;
                 let tenant = parse_tenant(tenant.as_deref().unwrap_or_default())?;
                 app.tenant_config(&tenant)?;
                 (Some(tenant), role)

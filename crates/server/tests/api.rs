@@ -83,7 +83,12 @@ impl World {
 
     async fn json(&self, path: &str, token: &str) -> Value {
         let (status, body) = self.get(path, Some(token)).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
         serde_json::from_slice(&body).unwrap()
     }
 }
@@ -124,8 +129,12 @@ async fn import_calls(app: &App, tenant: &str, dir: PathBuf, calls: &[(u32, u64,
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = DataDir::new(dir.path().join("data"));
-    tenants::create(&data_dir, "test".into(), declaration("acme")).await.unwrap();
-    tenants::create(&data_dir, "test".into(), declaration("globex")).await.unwrap();
+    tenants::create(&data_dir, "test".into(), declaration("acme"))
+        .await
+        .unwrap();
+    tenants::create(&data_dir, "test".into(), declaration("globex"))
+        .await
+        .unwrap();
     let app = App::open(data_dir, "test".into()).await.unwrap();
 
     let mut outbound = synth::sidecar("demo-1", "2026-11-28T10:01:00Z", true);
@@ -148,7 +157,11 @@ async fn world() -> World {
         &app,
         "globex",
         dir.path().join("globex"),
-        &[(4, 4, synth::sidecar("globex-0", "2026-11-28T11:00:00Z", true))],
+        &[(
+            4,
+            4,
+            synth::sidecar("globex-0", "2026-11-28T11:00:00Z", true),
+        )],
     )
     .await;
     let acme_newest_file = std::fs::read(dir.path().join("acme/call-2.wav")).unwrap();
@@ -156,9 +169,14 @@ async fn world() -> World {
     let mut tokens = HashMap::new();
     for tenant in ["acme", "globex"] {
         for role in TENANT_ROLES {
-            let token = http::tokens::create(&app, Some(TenantId::new(tenant).unwrap()), role, String::new())
-                .await
-                .unwrap();
+            let token = http::tokens::create(
+                &app,
+                Some(TenantId::new(tenant).unwrap()),
+                role,
+                String::new(),
+            )
+            .await
+            .unwrap();
             tokens.insert((tenant.to_owned(), role), token);
         }
     }
@@ -205,20 +223,46 @@ const RECORDING_ENDPOINTS: [&str; 5] = [
 async fn every_endpoint_but_health_answers_401_without_a_valid_token() {
     let world = world().await;
     let id = &world.acme[0];
-    let mut paths: Vec<String> = RECORDING_ENDPOINTS.iter().map(|p| p.replace("{id}", id)).collect();
-    paths.extend(["/api/v1/recordings".into(), "/api/v1/operator/summary".into(), "/metrics".into()]);
+    let mut paths: Vec<String> = RECORDING_ENDPOINTS
+        .iter()
+        .map(|p| p.replace("{id}", id))
+        .collect();
+    paths.extend([
+        "/api/v1/recordings".into(),
+        "/api/v1/operator/summary".into(),
+        "/metrics".into(),
+    ]);
     let real = world.token("acme", TokenRole::Admin);
-    let wrong_secret = format!("{}{}", &real[..real.len() - 2], if real.ends_with("00") { "11" } else { "00" });
+    let wrong_secret = format!(
+        "{}{}",
+        &real[..real.len() - 2],
+        if real.ends_with("00") { "11" } else { "00" }
+    );
     let unknown_id = format!("onr_000000000000.{}", "ab".repeat(32));
     for path in &paths {
-        for token in [None, Some("garbage"), Some(wrong_secret.as_str()), Some(unknown_id.as_str())] {
+        for token in [
+            None,
+            Some("garbage"),
+            Some(wrong_secret.as_str()),
+            Some(unknown_id.as_str()),
+        ] {
             let response = world.send(path, token, None).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path} with {token:?}");
-            assert!(response.headers().contains_key(header::WWW_AUTHENTICATE), "{path}");
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{path} with {token:?}"
+            );
+            assert!(
+                response.headers().contains_key(header::WWW_AUTHENTICATE),
+                "{path}"
+            );
         }
     }
     let (status, body) = world.get("/healthz", None).await;
-    assert_eq!((status, body.as_slice()), (StatusCode::OK, b"ok\n".as_slice()));
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"ok\n".as_slice())
+    );
 }
 
 #[tokio::test]
@@ -236,7 +280,12 @@ async fn the_role_matrix_on_an_own_recording() {
         let token = world.token("acme", role);
         for (path, status) in RECORDING_ENDPOINTS.iter().zip(statuses) {
             let (got, body) = world.get(&path.replace("{id}", id), Some(token)).await;
-            assert_eq!(got.as_u16(), status, "{role} {path}: {}", String::from_utf8_lossy(&body));
+            assert_eq!(
+                got.as_u16(),
+                status,
+                "{role} {path}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         let (got, _) = world.get("/api/v1/recordings", Some(token)).await;
         assert_eq!(got, StatusCode::OK, "{role} list");
@@ -252,9 +301,13 @@ async fn another_tenants_recording_is_indistinguishable_from_a_missing_one() {
     for role in TENANT_ROLES {
         let token = world.token("acme", role);
         for path in RECORDING_ENDPOINTS {
-            let theirs = world.get(&path.replace("{id}", &world.globex), Some(token)).await;
+            let theirs = world
+                .get(&path.replace("{id}", &world.globex), Some(token))
+                .await;
             let absent = world.get(&path.replace("{id}", missing), Some(token)).await;
-            let malformed = world.get(&path.replace("{id}", "not-an-id"), Some(token)).await;
+            let malformed = world
+                .get(&path.replace("{id}", "not-an-id"), Some(token))
+                .await;
             assert_eq!(theirs, absent, "{role} {path}");
             assert_eq!(theirs, malformed, "{role} {path}");
             assert!(
@@ -266,11 +319,19 @@ async fn another_tenants_recording_is_indistinguishable_from_a_missing_one() {
     }
     // And globex's own admin reads it, so it exists.
     let (status, _) = world
-        .get(&format!("/api/v1/recordings/{}", world.globex), Some(world.token("globex", TokenRole::Admin)))
+        .get(
+            &format!("/api/v1/recordings/{}", world.globex),
+            Some(world.token("globex", TokenRole::Admin)),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let listed = world.json("/api/v1/recordings", world.token("acme", TokenRole::Viewer)).await;
-    assert!(!listed.to_string().contains(&world.globex), "acme's list never shows globex");
+    let listed = world
+        .json("/api/v1/recordings", world.token("acme", TokenRole::Viewer))
+        .await;
+    assert!(
+        !listed.to_string().contains(&world.globex),
+        "acme's list never shows globex"
+    );
 }
 
 #[tokio::test]
@@ -306,7 +367,10 @@ async fn an_operator_sees_content_blind_figures_and_can_never_decrypt() {
 async fn audio_is_pcm_wav_and_honours_first_middle_suffix_and_invalid_ranges() {
     let world = world().await;
     let token = world.token("acme", TokenRole::Viewer);
-    let path = format!("/api/v1/recordings/{}/streams/original/audio", world.acme[0]);
+    let path = format!(
+        "/api/v1/recordings/{}/streams/original/audio",
+        world.acme[0]
+    );
     let response = world.send(&path, Some(token), None).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "audio/wav");
@@ -316,7 +380,11 @@ async fn audio_is_pcm_wav_and_honours_first_middle_suffix_and_invalid_ranges() {
     assert_eq!(whole.len(), 44 + 30 * 8_000 * 4);
     assert_eq!(&whole[0..4], b"RIFF");
     assert_eq!(u16::from_le_bytes([whole[20], whole[21]]), 1, "PCM");
-    assert_eq!(u16::from_le_bytes([whole[22], whole[23]]), 2, "two channels");
+    assert_eq!(
+        u16::from_le_bytes([whole[22], whole[23]]),
+        2,
+        "two channels"
+    );
     // Each sample is the µ-law byte of the stored file, decoded.
     let original = &world.acme_newest_file[58..];
     for (index, code) in original.iter().enumerate().step_by(997) {
@@ -342,10 +410,21 @@ async fn audio_is_pcm_wav_and_honours_first_middle_suffix_and_invalid_ranges() {
         let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
         assert_eq!(&body[..], &whole[expected], "{range}");
     }
-    for range in [format!("bytes={len}-"), "bytes=500-100".to_owned(), "bytes=-0".to_owned()] {
+    for range in [
+        format!("bytes={len}-"),
+        "bytes=500-100".to_owned(),
+        "bytes=-0".to_owned(),
+    ] {
         let response = world.send(&path, Some(token), Some(&range)).await;
-        assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
-        assert_eq!(response.headers()[header::CONTENT_RANGE], format!("bytes */{len}").as_str());
+        assert_eq!(
+            response.status(),
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "{range}"
+        );
+        assert_eq!(
+            response.headers()[header::CONTENT_RANGE],
+            format!("bytes */{len}").as_str()
+        );
     }
 }
 
@@ -353,15 +432,24 @@ async fn audio_is_pcm_wav_and_honours_first_middle_suffix_and_invalid_ranges() {
 async fn original_is_the_imported_file_byte_for_byte_with_ranges() {
     let world = world().await;
     let token = world.token("acme", TokenRole::Supervisor);
-    let path = format!("/api/v1/recordings/{}/streams/original/original", world.acme[0]);
+    let path = format!(
+        "/api/v1/recordings/{}/streams/original/original",
+        world.acme[0]
+    );
     let (status, body) = world.get(&path, Some(token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, world.acme_newest_file);
     let (status, body) = world.request(&path, Some(token), Some("bytes=-100")).await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
-    assert_eq!(body, world.acme_newest_file[world.acme_newest_file.len() - 100..]);
+    assert_eq!(
+        body,
+        world.acme_newest_file[world.acme_newest_file.len() - 100..]
+    );
     let (status, _) = world
-        .get(&format!("/api/v1/recordings/{}/streams/nope/audio", world.acme[0]), Some(token))
+        .get(
+            &format!("/api/v1/recordings/{}/streams/nope/audio", world.acme[0]),
+            Some(token),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "unknown stream label");
 }
@@ -370,7 +458,10 @@ async fn original_is_the_imported_file_byte_for_byte_with_ranges() {
 async fn peaks_give_one_waveform_per_channel_and_reject_bad_bucket_counts() {
     let world = world().await;
     let token = world.token("acme", TokenRole::Viewer);
-    let base = format!("/api/v1/recordings/{}/streams/original/peaks", world.acme[0]);
+    let base = format!(
+        "/api/v1/recordings/{}/streams/original/peaks",
+        world.acme[0]
+    );
     let peaks = world.json(&format!("{base}?buckets=15"), token).await;
     let channels = peaks["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 2);
@@ -380,7 +471,9 @@ async fn peaks_give_one_waveform_per_channel_and_reject_bad_bucket_counts() {
     assert!(level(1, 3) > 0.2 && level(0, 3) < 0.05, "{peaks}");
     assert_eq!(peaks["duration_ms"], 30_000);
     for bad in ["0", "4001", "x"] {
-        let (status, _) = world.get(&format!("{base}?buckets={bad}"), Some(token)).await;
+        let (status, _) = world
+            .get(&format!("{base}?buckets={bad}"), Some(token))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "buckets={bad}");
     }
 }
@@ -402,8 +495,17 @@ async fn pages_follow_the_cursor_without_gaps_or_repeats() {
         }
     }
     assert_eq!(seen, world.acme);
-    for bad in ["limit=0", "limit=1001", "cursor=zzz", "from=yesterday", "direction=sideways", "state=lost"] {
-        let (status, _) = world.get(&format!("/api/v1/recordings?{bad}"), Some(token)).await;
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "cursor=zzz",
+        "from=yesterday",
+        "direction=sideways",
+        "state=lost",
+    ] {
+        let (status, _) = world
+            .get(&format!("/api/v1/recordings?{bad}"), Some(token))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
@@ -421,13 +523,23 @@ async fn every_filter_narrows_the_list() {
         ("participant=tel%3A%2B441632960002", vec![newest]),
         ("min_duration_ms=10000", vec![newest]),
         ("max_duration_ms=10000", vec![middle, oldest]),
-        ("from=2026-11-28T10:00:30Z&to=2026-11-28T10:01:30Z", vec![middle]),
+        (
+            "from=2026-11-28T10:00:30Z&to=2026-11-28T10:01:30Z",
+            vec![middle],
+        ),
         ("from=2026-11-28T10:01", vec![newest, middle]),
         ("state=erased", vec![]),
     ];
     for (query, expected) in cases {
-        let page = world.json(&format!("/api/v1/recordings?{query}"), token).await;
-        let ids: Vec<&str> = page["recordings"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let page = world
+            .json(&format!("/api/v1/recordings?{query}"), token)
+            .await;
+        let ids: Vec<&str> = page["recordings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
         let expected: Vec<&str> = expected.iter().map(|id| id.as_str()).collect();
         assert_eq!(ids, expected, "{query}");
     }
@@ -437,13 +549,27 @@ async fn every_filter_narrows_the_list() {
 async fn detail_shows_participants_evidence_streams_and_digests() {
     let world = world().await;
     let token = world.token("acme", TokenRole::Auditor);
-    let detail = world.json(&format!("/api/v1/recordings/{}", world.acme[0]), token).await;
+    let detail = world
+        .json(&format!("/api/v1/recordings/{}", world.acme[0]), token)
+        .await;
     assert_eq!(detail["external_id"], "demo-2");
     assert_eq!(detail["participants"][0]["address"], "tel:+441632960002");
-    assert_eq!(detail["participants"][0]["evidence"][0]["kind"], "announcement");
-    assert_eq!(detail["participants"][1]["evidence"][0]["source"], "staff-policy");
+    assert_eq!(
+        detail["participants"][0]["evidence"][0]["kind"],
+        "announcement"
+    );
+    assert_eq!(
+        detail["participants"][1]["evidence"][0]["source"],
+        "staff-policy"
+    );
     assert_eq!(detail["streams"][0]["label"], "original");
-    assert_eq!(detail["streams"][0]["plaintext_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        detail["streams"][0]["plaintext_digest"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
     assert!(detail["gap_maps"].is_object());
 }
 
@@ -453,12 +579,28 @@ async fn every_content_read_is_audited_with_the_tokens_id() {
     let viewer = world.token("acme", TokenRole::Viewer);
     let viewer_id = &viewer[4..16];
     let id = &world.acme[1];
-    world.get(&format!("/api/v1/recordings/{id}"), Some(viewer)).await;
     world
-        .request(&format!("/api/v1/recordings/{id}/streams/original/audio"), Some(viewer), Some("bytes=0-9"))
+        .get(&format!("/api/v1/recordings/{id}"), Some(viewer))
         .await;
-    world.get(&format!("/api/v1/recordings/{id}/streams/original/peaks"), Some(viewer)).await;
-    let trail = world.json(&format!("/api/v1/recordings/{id}/audit"), world.token("acme", TokenRole::Admin)).await;
+    world
+        .request(
+            &format!("/api/v1/recordings/{id}/streams/original/audio"),
+            Some(viewer),
+            Some("bytes=0-9"),
+        )
+        .await;
+    world
+        .get(
+            &format!("/api/v1/recordings/{id}/streams/original/peaks"),
+            Some(viewer),
+        )
+        .await;
+    let trail = world
+        .json(
+            &format!("/api/v1/recordings/{id}/audit"),
+            world.token("acme", TokenRole::Admin),
+        )
+        .await;
     let entries = trail["entries"].as_array().unwrap();
     let by_viewer: Vec<(&str, &Value)> = entries
         .iter()
@@ -466,7 +608,14 @@ async fn every_content_read_is_audited_with_the_tokens_id() {
         .map(|entry| (entry["action"].as_str().unwrap(), &entry["details"]))
         .collect();
     let actions: Vec<&str> = by_viewer.iter().map(|(action, _)| *action).collect();
-    assert_eq!(actions, ["recording.shown", "recording.audio_read", "recording.peaks_read"]);
+    assert_eq!(
+        actions,
+        [
+            "recording.shown",
+            "recording.audio_read",
+            "recording.peaks_read"
+        ]
+    );
     assert_eq!(by_viewer[1].1["range"], "bytes 0-9/128044", "{trail}");
     assert_eq!(entries[0]["action"], "import.accepted");
 }
@@ -506,11 +655,22 @@ async fn page(world: &World, path: &str, cookie: Option<&str>) -> (StatusCode, S
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
-    let response = world.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = world
+        .router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
-    let location = response.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
     let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, location.unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()))
+    (
+        status,
+        location.unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
+    )
 }
 
 #[tokio::test]
@@ -518,11 +678,17 @@ async fn the_web_ui_signs_in_with_a_token_and_shows_only_the_tenants_calls() {
     let world = world().await;
     let refused = sign_in(&world, "onr_nonsense").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(page(&world, "/recordings", None).await, (StatusCode::SEE_OTHER, "/signin".into()));
+    assert_eq!(
+        page(&world, "/recordings", None).await,
+        (StatusCode::SEE_OTHER, "/signin".into())
+    );
 
     let response = sign_in(&world, world.token("acme", TokenRole::Viewer)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
     let cookie = set_cookie.split(';').next().unwrap();
 
@@ -540,20 +706,51 @@ async fn the_web_ui_signs_in_with_a_token_and_shows_only_the_tenants_calls() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("whole number of seconds"));
 
-    let (status, html) = page(&world, &format!("/recordings/{}", world.acme[0]), Some(cookie)).await;
+    let (status, html) = page(
+        &world,
+        &format!("/recordings/{}", world.acme[0]),
+        Some(cookie),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    for expected in ["Ann Customer", "prompt-recording-notice-v2", "<svg", "<audio", "streams/original/audio", "may not read audit trails"] {
+    for expected in [
+        "Ann Customer",
+        "prompt-recording-notice-v2",
+        "<svg",
+        "<audio",
+        "streams/original/audio",
+        "may not read audit trails",
+    ] {
         assert!(html.contains(expected), "call page lacks {expected}");
     }
-    let (status, html) = page(&world, &format!("/recordings/{}", world.globex), Some(cookie)).await;
+    let (status, html) = page(
+        &world,
+        &format!("/recordings/{}", world.globex),
+        Some(cookie),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("not yours to see"));
 
     let operator = sign_in(&world, world.token("operator", TokenRole::Operator)).await;
-    let cookie = operator.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = operator.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let (status, html) = page(&world, "/operator", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("acme") && html.contains("100.0% (6 of 6)"), "{html}");
-    let (status, _) = page(&world, &format!("/recordings/{}", world.acme[0]), Some(&cookie)).await;
+    assert!(
+        html.contains("acme") && html.contains("100.0% (6 of 6)"),
+        "{html}"
+    );
+    let (status, _) = page(
+        &world,
+        &format!("/recordings/{}", world.acme[0]),
+        Some(&cookie),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

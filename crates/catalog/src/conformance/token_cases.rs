@@ -72,7 +72,11 @@ pub async fn token_ids_are_unique_and_tenants_must_exist(catalog: &dyn Catalog) 
     );
     assert_eq!(catalog.token("tok-2").await.expect("read"), None);
     let stored = catalog.token("tok-1").await.expect("read").expect("kept");
-    assert_eq!(stored.role, TokenRole::Viewer, "the first token is unchanged");
+    assert_eq!(
+        stored.role,
+        TokenRole::Viewer,
+        "the first token is unchanged"
+    );
 }
 
 pub async fn token_tenant_must_match_its_role(catalog: &dyn Catalog) {
@@ -99,7 +103,10 @@ pub async fn evidence_coverage_counts_covered_participants_per_tenant(catalog: &
     uncovered.participants[1].evidence.clear();
     uncovered.participants[1].address = Pii::new("tel:+441632960999".into());
     let recordings = vec![sample_recording("acme", 0), uncovered];
-    catalog.commit_recordings(&recordings).await.expect("commit");
+    catalog
+        .commit_recordings(&recordings)
+        .await
+        .expect("commit");
     catalog
         .commit_recordings(&[sample_recording("globex", 0)])
         .await
@@ -109,7 +116,11 @@ pub async fn evidence_coverage_counts_covered_participants_per_tenant(catalog: &
         .await
         .expect("acme");
     assert_eq!(
-        (acme.recordings, acme.participants, acme.covered_participants),
+        (
+            acme.recordings,
+            acme.participants,
+            acme.covered_participants
+        ),
         (2, 4, 3)
     );
     let globex = catalog
@@ -117,7 +128,11 @@ pub async fn evidence_coverage_counts_covered_participants_per_tenant(catalog: &
         .await
         .expect("globex");
     assert_eq!(
-        (globex.recordings, globex.participants, globex.covered_participants),
+        (
+            globex.recordings,
+            globex.participants,
+            globex.covered_participants
+        ),
         (1, 2, 2)
     );
     register(catalog, "empty").await;
@@ -126,7 +141,11 @@ pub async fn evidence_coverage_counts_covered_participants_per_tenant(catalog: &
         .await
         .expect("empty");
     assert_eq!(
-        (empty.recordings, empty.participants, empty.covered_participants),
+        (
+            empty.recordings,
+            empty.participants,
+            empty.covered_participants
+        ),
         (0, 0, 0)
     );
 }

@@ -39,7 +39,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/recordings", get(list))
         .route("/api/v1/recordings/{id}", get(show))
         .route("/api/v1/recordings/{id}/streams/{label}/audio", get(audio))
-        .route("/api/v1/recordings/{id}/streams/{label}/original", get(original))
+        .route(
+            "/api/v1/recordings/{id}/streams/{label}/original",
+            get(original),
+        )
         .route("/api/v1/recordings/{id}/streams/{label}/peaks", get(peaks))
         .route("/api/v1/recordings/{id}/audit", get(audit_trail))
         .route("/api/v1/operator/summary", get(operator_summary))
@@ -78,7 +81,10 @@ pub struct RecordingList {
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|text| !text.is_empty())
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
 }
 
 fn parse_time(what: &str, text: &str) -> Result<DateTime<Utc>, HttpError> {
@@ -290,8 +296,14 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, HttpError> {
     let detail = load(&state, &principal, &id, Permission::Read).await?;
-    audit_read(&state, &principal, "recording.shown", Some(detail.recording.id), json!({ "via": "http" }))
-        .await?;
+    audit_read(
+        &state,
+        &principal,
+        "recording.shown",
+        Some(detail.recording.id),
+        json!({ "via": "http" }),
+    )
+    .await?;
     Ok(Json(detail_json(&detail)))
 }
 
@@ -302,7 +314,9 @@ async fn ranged(
     headers: &HeaderMap,
 ) -> Result<(Response, String), HttpError> {
     let len = source.len(open);
-    let requested = headers.get(header::RANGE).and_then(|value| value.to_str().ok());
+    let requested = headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok());
     let (status, range) = match range::answer(requested, len) {
         RangeAnswer::Whole => (StatusCode::OK, 0..len),
         RangeAnswer::Partial(range) => (StatusCode::PARTIAL_CONTENT, range),
@@ -316,8 +330,15 @@ async fn ranged(
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    let described = format!("bytes {}-{}/{len}", range.start, range.end.saturating_sub(1));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    let described = format!(
+        "bytes {}-{}/{len}",
+        range.start,
+        range.end.saturating_sub(1)
+    );
     if status == StatusCode::PARTIAL_CONTENT
         && let Ok(value) = HeaderValue::from_str(&described)
     {
@@ -348,8 +369,13 @@ pub async fn audio(
     let open = playback::open(&state, &detail, &label).await?;
     let source = playback::audio_source(&state, &open, &detail).await?;
     let (response, range) = ranged(&open, &source, &headers).await?;
-    audit_read(&state, &principal, "recording.audio_read", Some(detail.recording.id),
-        json!({ "via": "http", "stream": label, "range": range }))
+    audit_read(
+        &state,
+        &principal,
+        "recording.audio_read",
+        Some(detail.recording.id),
+        json!({ "via": "http", "stream": label, "range": range }),
+    )
     .await?;
     Ok(response)
 }
@@ -376,10 +402,17 @@ pub async fn original(
     let (mut response, range) = ranged(&open, &source, &headers).await?;
     let disposition = format!("attachment; filename=\"{}-{label}\"", detail.recording.id);
     if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
-    audit_read(&state, &principal, "recording.original_read", Some(detail.recording.id),
-        json!({ "via": "http", "stream": label, "range": range }))
+    audit_read(
+        &state,
+        &principal,
+        "recording.original_read",
+        Some(detail.recording.id),
+        json!({ "via": "http", "stream": label, "range": range }),
+    )
     .await?;
     Ok(response)
 }
@@ -403,8 +436,13 @@ pub async fn stream_peaks(
     let open = playback::open(state, detail, label).await?;
     let source = playback::audio_source(state, &open, detail).await?;
     let peaks = playback::peaks(&open, &source, buckets).await?;
-    audit_read(state, principal, "recording.peaks_read", Some(detail.recording.id),
-        json!({ "via": "http", "stream": label, "buckets": buckets }))
+    audit_read(
+        state,
+        principal,
+        "recording.peaks_read",
+        Some(detail.recording.id),
+        json!({ "via": "http", "stream": label, "buckets": buckets }),
+    )
     .await?;
     Ok(peaks)
 }
@@ -426,10 +464,14 @@ pub async fn peaks(
 ) -> Result<Json<Peaks>, HttpError> {
     let buckets = query.buckets.unwrap_or(DEFAULT_BUCKETS);
     if !(1..=MAX_BUCKETS).contains(&buckets) {
-        return Err(HttpError::BadRequest(format!("buckets must be 1 to {MAX_BUCKETS}")));
+        return Err(HttpError::BadRequest(format!(
+            "buckets must be 1 to {MAX_BUCKETS}"
+        )));
     }
     let detail = load(&state, &principal, &id, Permission::Listen).await?;
-    Ok(Json(stream_peaks(&state, &principal, &detail, &label, buckets).await?))
+    Ok(Json(
+        stream_peaks(&state, &principal, &detail, &label, buckets).await?,
+    ))
 }
 
 /// A recording's audit trail, audited itself.
@@ -443,8 +485,14 @@ pub async fn trail(
         .catalog
         .audit_for_recording(&detail.recording.id)
         .await?;
-    audit_read(state, principal, "recording.audit_read", Some(detail.recording.id), json!({ "via": "http" }))
-        .await?;
+    audit_read(
+        state,
+        principal,
+        "recording.audit_read",
+        Some(detail.recording.id),
+        json!({ "via": "http" }),
+    )
+    .await?;
     Ok(entries
         .iter()
         .map(|entry| {
@@ -475,7 +523,9 @@ pub async fn audit_trail(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, HttpError> {
     let detail = load(&state, &principal, &id, Permission::AuditTrail).await?;
-    Ok(Json(json!({ "entries": trail(&state, &principal, &detail).await? })))
+    Ok(Json(
+        json!({ "entries": trail(&state, &principal, &detail).await? }),
+    ))
 }
 
 /// Content-blind figures of one tenant.
@@ -492,7 +542,10 @@ pub struct TenantFigures {
 }
 
 /// The operator's figures of every tenant, audited.
-pub async fn figures(state: &HttpState, principal: &Principal) -> Result<Vec<TenantFigures>, HttpError> {
+pub async fn figures(
+    state: &HttpState,
+    principal: &Principal,
+) -> Result<Vec<TenantFigures>, HttpError> {
     principal.require(Permission::OperatorFigures)?;
     let catalog = &state.app().catalog;
     let mut figures = Vec::new();
@@ -512,7 +565,14 @@ pub async fn figures(state: &HttpState, principal: &Principal) -> Result<Vec<Ten
             refusals: refusals.into_iter().collect(),
         });
     }
-    audit_read(state, principal, "operator.summary_read", None, json!({ "tenants": figures.len() })).await?;
+    audit_read(
+        state,
+        principal,
+        "operator.summary_read",
+        None,
+        json!({ "tenants": figures.len() }),
+    )
+    .await?;
     Ok(figures)
 }
 
@@ -526,7 +586,9 @@ pub async fn operator_summary(
     State(state): State<HttpState>,
     principal: Principal,
 ) -> Result<Json<Value>, HttpError> {
-    Ok(Json(json!({ "tenants": figures(&state, &principal).await? })))
+    Ok(Json(
+        json!({ "tenants": figures(&state, &principal).await? }),
+    ))
 }
 
 impl IntoResponse for RecordingList {

@@ -3,8 +3,8 @@
 //! token reaches only content-blind figures.
 
 use axum::extract::FromRequestParts;
-use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use catalog::TokenRole;
 use model::TenantId;
 
@@ -44,7 +44,7 @@ impl Principal {
     }
 
     pub fn may(&self, permission: Permission) -> bool {
-        use Permission::{AuditTrail, Listen, Original, OperatorFigures, Read};
+        use Permission::{AuditTrail, Listen, OperatorFigures, Original, Read};
         match self.role {
             TokenRole::Viewer => matches!(permission, Read | Listen),
             TokenRole::Supervisor => matches!(permission, Read | Listen | Original | AuditTrail),

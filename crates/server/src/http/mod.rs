@@ -159,7 +159,6 @@ async fn prometheus(
 ) -> Result<impl IntoResponse, HttpError> {
     principal.require(auth::Permission::OperatorFigures)?;
     Ok((
-
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",

@@ -59,9 +59,7 @@ impl OpenStream<'_> {
             .await
             .map_err(HttpError::internal)?;
         seal::open_plaintext_range(&self.data_key, &self.header, &self.layout, range, &fetched)
-            .map_err(|error| {
-                HttpError::internal(format!("stream {}: {error}", self.stream.label))
-            })
+            .map_err(|error| HttpError::internal(format!("stream {}: {error}", self.stream.label)))
     }
 
     pub async fn read_all(&self) -> Result<Vec<u8>, HttpError> {
@@ -88,9 +86,9 @@ pub async fn open<'a>(
         .sealed_key(&recording.id)
         .await?
         .ok_or(HttpError::Gone)?;
-    let private_key = state
-        .private_key(&recording.tenant)
-        .ok_or_else(|| HttpError::internal(format!("tenant {} has no unlocked key", recording.tenant)))?;
+    let private_key = state.private_key(&recording.tenant).ok_or_else(|| {
+        HttpError::internal(format!("tenant {} has no unlocked key", recording.tenant))
+    })?;
     let binding = KeyBinding {
         tenant: recording.tenant.clone(),
         recording: recording.id,
@@ -175,7 +173,9 @@ pub fn wav_layout(head: &[u8], file_len: u64) -> Option<WavLayout> {
                 data_len,
             });
         }
-        offset = body.checked_add(size as usize)?.checked_add(size as usize % 2)?;
+        offset = body
+            .checked_add(size as usize)?
+            .checked_add(size as usize % 2)?;
     }
     None
 }
@@ -219,9 +219,7 @@ pub enum Source {
 impl Source {
     pub fn content_type(&self) -> &str {
         match self {
-            Source::Stored { content_type } | Source::Rendered { content_type, .. } => {
-                content_type
-            }
+            Source::Stored { content_type } | Source::Rendered { content_type, .. } => content_type,
             Source::Companded { .. } => "audio/wav",
         }
     }
@@ -235,12 +233,20 @@ impl Source {
     }
 
     /// The bytes `range` of what this source serves.
-    pub async fn read(&self, open: &OpenStream<'_>, range: Range<u64>) -> Result<Vec<u8>, HttpError> {
+    pub async fn read(
+        &self,
+        open: &OpenStream<'_>,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, HttpError> {
         match self {
             Source::Stored { .. } => open.read(range).await,
             Source::Rendered { bytes, .. } => {
-                let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(bytes.len());
-                let end = usize::try_from(range.end).unwrap_or(usize::MAX).min(bytes.len());
+                let start = usize::try_from(range.start)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let end = usize::try_from(range.end)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
                 Ok(bytes[start..end.max(start)].to_vec())
             }
             Source::Companded {
@@ -252,8 +258,8 @@ impl Source {
             } => {
                 let mut out = Vec::with_capacity((range.end - range.start) as usize);
                 if range.start < PCM_WAV_HEADER_LEN {
-                    let frames = u32::try_from(data_len / u64::from((*channels).max(1)))
-                        .unwrap_or(u32::MAX);
+                    let frames =
+                        u32::try_from(data_len / u64::from((*channels).max(1))).unwrap_or(u32::MAX);
                     let header = pcm_wav_header(*sample_rate, *channels, frames);
                     let end = range.end.min(PCM_WAV_HEADER_LEN) as usize;
                     out.extend_from_slice(&header[range.start as usize..end]);
@@ -293,7 +299,9 @@ pub fn pcm_wav_header(sample_rate: u32, channels: u16, frames: u32) -> [u8; 44] 
         &1u16.to_le_bytes(),
         &channels.to_le_bytes(),
         &sample_rate.to_le_bytes(),
-        &sample_rate.saturating_mul(u32::from(block_align)).to_le_bytes(),
+        &sample_rate
+            .saturating_mul(u32::from(block_align))
+            .to_le_bytes(),
         &block_align.to_le_bytes(),
         &16u16.to_le_bytes(),
         b"data",
@@ -365,7 +373,11 @@ pub async fn audio_source(
             let layout = wav_layout(&head, open.plaintext_len())
                 .ok_or_else(|| HttpError::internal("stored WAV header unreadable"))?;
             Ok(Source::Companded {
-                law: if format == "wav-mulaw" { Law::Mulaw } else { Law::Alaw },
+                law: if format == "wav-mulaw" {
+                    Law::Mulaw
+                } else {
+                    Law::Alaw
+                },
                 channels: layout.channels.max(1),
                 sample_rate: layout.sample_rate,
                 data_offset: layout.data_offset,
@@ -430,7 +442,11 @@ pub async fn peaks(
             data_len,
         } => {
             let codes = open.read(*data_offset..data_offset + data_len).await?;
-            (codes.into_iter().map(|code| law.decode(code)).collect(), *channels, *sample_rate)
+            (
+                codes.into_iter().map(|code| law.decode(code)).collect(),
+                *channels,
+                *sample_rate,
+            )
         }
         Source::Rendered { bytes, .. } => pcm_samples(bytes)?,
         Source::Stored { content_type } if content_type == "audio/wav" => {
@@ -500,7 +516,10 @@ impl RenderCache {
     }
 
     pub fn get(&mut self, key: &str) -> Option<Arc<Vec<u8>>> {
-        let index = self.entries.iter().position(|(candidate, _)| candidate == key)?;
+        let index = self
+            .entries
+            .iter()
+            .position(|(candidate, _)| candidate == key)?;
         let entry = self.entries.remove(index)?;
         let bytes = Arc::clone(&entry.1);
         self.entries.push_back(entry);
@@ -535,7 +554,10 @@ mod tests {
     fn pcm_header_describes_the_data() {
         let header = pcm_wav_header(8_000, 2, 100);
         let layout = wav_layout(&header, 44 + 400).expect("layout");
-        assert_eq!((layout.format_tag, layout.channels, layout.bits_per_sample), (1, 2, 16));
+        assert_eq!(
+            (layout.format_tag, layout.channels, layout.bits_per_sample),
+            (1, 2, 16)
+        );
         assert_eq!((layout.data_offset, layout.data_len), (44, 400));
     }
 

@@ -72,17 +72,43 @@ mod tests {
     #[test]
     fn first_middle_open_and_suffix_ranges() {
         assert_eq!(answer(Some("bytes=0-9"), 100), RangeAnswer::Partial(0..10));
-        assert_eq!(answer(Some("bytes=40-59"), 100), RangeAnswer::Partial(40..60));
-        assert_eq!(answer(Some("bytes=90-"), 100), RangeAnswer::Partial(90..100));
-        assert_eq!(answer(Some("bytes=-10"), 100), RangeAnswer::Partial(90..100));
-        assert_eq!(answer(Some("bytes=-500"), 100), RangeAnswer::Partial(0..100));
-        assert_eq!(answer(Some("bytes=95-500"), 100), RangeAnswer::Partial(95..100));
+        assert_eq!(
+            answer(Some("bytes=40-59"), 100),
+            RangeAnswer::Partial(40..60)
+        );
+        assert_eq!(
+            answer(Some("bytes=90-"), 100),
+            RangeAnswer::Partial(90..100)
+        );
+        assert_eq!(
+            answer(Some("bytes=-10"), 100),
+            RangeAnswer::Partial(90..100)
+        );
+        assert_eq!(
+            answer(Some("bytes=-500"), 100),
+            RangeAnswer::Partial(0..100)
+        );
+        assert_eq!(
+            answer(Some("bytes=95-500"), 100),
+            RangeAnswer::Partial(95..100)
+        );
     }
 
     #[test]
     fn past_the_end_backwards_and_garbage_are_unsatisfiable() {
-        for header in ["bytes=100-", "bytes=200-300", "bytes=9-3", "bytes=-0", "bytes=x-1", "bytes=5"] {
-            assert_eq!(answer(Some(header), 100), RangeAnswer::Unsatisfiable, "{header}");
+        for header in [
+            "bytes=100-",
+            "bytes=200-300",
+            "bytes=9-3",
+            "bytes=-0",
+            "bytes=x-1",
+            "bytes=5",
+        ] {
+            assert_eq!(
+                answer(Some(header), 100),
+                RangeAnswer::Unsatisfiable,
+                "{header}"
+            );
         }
         assert_eq!(answer(Some("bytes=-5"), 0), RangeAnswer::Unsatisfiable);
     }

@@ -33,8 +33,14 @@ pub fn routes() -> Router<HttpState> {
         .route("/recordings", get(search_page))
         .route("/recordings/{id}", get(call_page))
         .route("/operator", get(operator_page))
-        .route("/static/htmx.min.js", get(|| async { asset("text/javascript", HTMX) }))
-        .route("/static/app.js", get(|| async { asset("text/javascript", SCRIPT) }))
+        .route(
+            "/static/htmx.min.js",
+            get(|| async { asset("text/javascript", HTMX) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript", SCRIPT) }),
+        )
         .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
 }
 
@@ -99,7 +105,10 @@ fn failure(principal: Option<&Principal>, error: HttpError) -> Response {
 
 fn who(principal: &Principal) -> String {
     match &principal.tenant {
-        Some(tenant) => format!("{} of {tenant} · token {}", principal.role, principal.token_id),
+        Some(tenant) => format!(
+            "{} of {tenant} · token {}",
+            principal.role, principal.token_id
+        ),
         None => format!("operator · token {}", principal.token_id),
     }
 }
@@ -111,7 +120,9 @@ async fn signed_in(state: &HttpState, headers: &HeaderMap) -> Result<Principal, 
 
 async fn home(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     match signed_in(&state, &headers).await {
-        Ok(principal) if principal.role == TokenRole::Operator => Redirect::to("/operator").into_response(),
+        Ok(principal) if principal.role == TokenRole::Operator => {
+            Redirect::to("/operator").into_response()
+        }
         Ok(_) => Redirect::to("/recordings").into_response(),
         Err(_) => Redirect::to("/signin").into_response(),
     }
@@ -145,7 +156,11 @@ async fn signin(State(state): State<HttpState>, Form(form): Form<SigninForm>) ->
     let token = form.token.trim().to_owned();
     match auth::authenticate(&state, &token).await {
         Ok(principal) => {
-            let target = if principal.role == TokenRole::Operator { "/operator" } else { "/recordings" };
+            let target = if principal.role == TokenRole::Operator {
+                "/operator"
+            } else {
+                "/recordings"
+            };
             let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
             let mut response = Redirect::to(target).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -188,12 +203,18 @@ struct SearchForm {
 }
 
 fn seconds(what: &str, text: &Option<String>) -> Result<Option<u64>, HttpError> {
-    match text.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+    match text
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    {
         None => Ok(None),
         Some(text) => text
             .parse::<u64>()
             .map(|seconds| Some(seconds.saturating_mul(1000)))
-            .map_err(|_| HttpError::BadRequest(format!("{what} must be a whole number of seconds"))),
+            .map_err(|_| {
+                HttpError::BadRequest(format!("{what} must be a whole number of seconds"))
+            }),
     }
 }
 
@@ -264,7 +285,10 @@ async fn search_page(
                 .iter()
                 .map(|recording| Row {
                     id: recording.id.to_string(),
-                    name: recording.external_id.clone().unwrap_or_else(|| recording.id.to_string()),
+                    name: recording
+                        .external_id
+                        .clone()
+                        .unwrap_or_else(|| recording.id.to_string()),
                     started: recording.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     duration: clock(recording.duration_ms),
                     direction: recording.direction.as_str().into(),
@@ -300,11 +324,19 @@ async fn search_page(
         Err(error) => return failure(Some(&principal), error),
     };
     page(
-        if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
         &SearchPage {
             who: who(&principal),
             operator: false,
-            tenant: principal.tenant.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+            tenant: principal
+                .tenant
+                .as_ref()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             query,
             min_seconds: form.min_seconds.clone().unwrap_or_default(),
             max_seconds: form.max_seconds.clone().unwrap_or_default(),
@@ -403,14 +435,23 @@ fn wave_path(peaks: &[f32]) -> String {
     let mut path = String::with_capacity(peaks.len() * 24);
     for (x, peak) in peaks.iter().enumerate() {
         let half = (peak.clamp(0.0, 1.0) * 28.0).max(0.5);
-        path.push_str(&format!("M{x} {:.1}h0.8v{:.1}h-0.8z", 30.0 - half, half * 2.0));
+        path.push_str(&format!(
+            "M{x} {:.1}h0.8v{:.1}h-0.8z",
+            30.0 - half,
+            half * 2.0
+        ));
     }
     path
 }
 
 fn gaps_of(detail: &RecordingDetail) -> Vec<GapView> {
     let mut gaps = Vec::new();
-    let Some(streams) = detail.recording.details.get("streams").and_then(Value::as_object) else {
+    let Some(streams) = detail
+        .recording
+        .details
+        .get("streams")
+        .and_then(Value::as_object)
+    else {
         return gaps;
     };
     for (label, statistics) in streams {
@@ -425,17 +466,32 @@ fn gaps_of(detail: &RecordingDetail) -> Vec<GapView> {
             let ms = |name| gap.get(name).and_then(Value::as_u64).unwrap_or(0);
             gaps.push(GapView {
                 stream: label.clone(),
-                reason: gap.get("reason").map(|r| r.as_str().map(str::to_owned).unwrap_or_else(|| r.to_string())).unwrap_or_default(),
+                reason: gap
+                    .get("reason")
+                    .map(|r| {
+                        r.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| r.to_string())
+                    })
+                    .unwrap_or_default(),
                 from: clock(ms("start_ms")),
                 to: clock(ms("end_ms")),
-                lost: gap.get("lost_packets").and_then(Value::as_u64).map(|n| n.to_string()).unwrap_or_default(),
+                lost: gap
+                    .get("lost_packets")
+                    .and_then(Value::as_u64)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
             });
         }
     }
     gaps
 }
 
-async fn players(state: &HttpState, principal: &Principal, detail: &RecordingDetail) -> Vec<PlayerView> {
+async fn players(
+    state: &HttpState,
+    principal: &Principal,
+    detail: &RecordingDetail,
+) -> Vec<PlayerView> {
     let mut participants: Vec<_> = detail.participants.iter().collect();
     participants.sort_by_key(|participant| participant.ordinal);
     let mut players = Vec::new();
@@ -451,7 +507,15 @@ async fn players(state: &HttpState, principal: &Principal, detail: &RecordingDet
             waves: Vec::new(),
             error: None,
         };
-        match api::stream_peaks(state, principal, detail, stream.label.as_str(), WAVE_BUCKETS).await {
+        match api::stream_peaks(
+            state,
+            principal,
+            detail,
+            stream.label.as_str(),
+            WAVE_BUCKETS,
+        )
+        .await
+        {
             Ok(peaks) => {
                 let channels = peaks.channels.len();
                 for (channel, values) in peaks.channels.iter().enumerate() {
@@ -460,7 +524,14 @@ async fn players(state: &HttpState, principal: &Principal, detail: &RecordingDet
                             Some(participant) => format!(
                                 "channel {} · {} ({})",
                                 channel + 1,
-                                participant.name.as_ref().map(|name| name.dangerous_reveal().clone()).unwrap_or_else(|| participant.address.dangerous_reveal().clone()),
+                                participant
+                                    .name
+                                    .as_ref()
+                                    .map(|name| name.dangerous_reveal().clone())
+                                    .unwrap_or_else(|| participant
+                                        .address
+                                        .dangerous_reveal()
+                                        .clone()),
                                 participant.role
                             ),
                             None => format!("channel {}", channel + 1),
@@ -477,7 +548,9 @@ async fn players(state: &HttpState, principal: &Principal, detail: &RecordingDet
                 }
             }
             Err(HttpError::Unsupported(message)) => player.error = Some(message),
-            Err(HttpError::Gone) => player.error = Some("The recording was erased; its audio is gone.".into()),
+            Err(HttpError::Gone) => {
+                player.error = Some("The recording was erased; its audio is gone.".into())
+            }
             Err(error) => {
                 tracing::error!(%error, "peaks failed");
                 player.error = Some("The waveform could not be drawn.".into());
@@ -488,7 +561,11 @@ async fn players(state: &HttpState, principal: &Principal, detail: &RecordingDet
     players
 }
 
-async fn call_page(State(state): State<HttpState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn call_page(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let principal = match signed_in(&state, &headers).await {
         Ok(principal) => principal,
         Err(error) => return failure(None, error),
@@ -497,12 +574,24 @@ async fn call_page(State(state): State<HttpState>, headers: HeaderMap, Path(id):
         Ok(detail) => detail,
         Err(error) => return failure(Some(&principal), error),
     };
-    if let Err(error) = api::audit_read(&state, &principal, "recording.shown", Some(detail.recording.id), serde_json::json!({ "via": "ui" })).await {
+    if let Err(error) = api::audit_read(
+        &state,
+        &principal,
+        "recording.shown",
+        Some(detail.recording.id),
+        serde_json::json!({ "via": "ui" }),
+    )
+    .await
+    {
         return failure(Some(&principal), error);
     }
     let may_listen = principal.may(Permission::Listen);
     let may_audit = principal.may(Permission::AuditTrail);
-    let players = if may_listen { players(&state, &principal, &detail).await } else { Vec::new() };
+    let players = if may_listen {
+        players(&state, &principal, &detail).await
+    } else {
+        Vec::new()
+    };
     let audit = if may_audit {
         match api::trail(&state, &principal, &detail).await {
             Ok(entries) => entries
@@ -525,7 +614,11 @@ async fn call_page(State(state): State<HttpState>, headers: HeaderMap, Path(id):
         .iter()
         .map(|participant| ParticipantView {
             ordinal: participant.ordinal,
-            name: participant.name.as_ref().map(|name| name.dangerous_reveal().clone()).unwrap_or_default(),
+            name: participant
+                .name
+                .as_ref()
+                .map(|name| name.dangerous_reveal().clone())
+                .unwrap_or_default(),
             address: participant.address.dangerous_reveal().clone(),
             role: participant.role.clone(),
             evidence: participant
@@ -535,7 +628,10 @@ async fn call_page(State(state): State<HttpState>, headers: HeaderMap, Path(id):
                     kind: item.kind.as_str().into(),
                     source: item.source.as_str().into(),
                     reference: item.reference.clone(),
-                    at: item.at.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default(),
+                    at: item
+                        .at
+                        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+                        .unwrap_or_default(),
                 })
                 .collect(),
         })
@@ -547,8 +643,14 @@ async fn call_page(State(state): State<HttpState>, headers: HeaderMap, Path(id):
             who: who(&principal),
             operator: false,
             id: recording.id.to_string(),
-            name: recording.external_id.clone().unwrap_or_else(|| recording.id.to_string()),
-            started: recording.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            name: recording
+                .external_id
+                .clone()
+                .unwrap_or_else(|| recording.id.to_string()),
+            started: recording
+                .started_at
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
             duration: clock(recording.duration_ms),
             direction: recording.direction.as_str().into(),
             source: recording.source.as_str().into(),

@@ -119,7 +119,7 @@ fn synthetic(tenant: &TenantId, index: u64, now: chrono::DateTime<chrono::Utc>) 
         external_id: Some(format!("bench-{index}")),
         started_at,
         duration_ms: 30_000 + (index % 600) * 1_000,
-        direction: if index % 3 == 0 {
+        direction: if index.is_multiple_of(3) {
             Direction::Outbound
         } else {
             Direction::Inbound

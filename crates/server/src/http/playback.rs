@@ -536,6 +536,7 @@ impl RenderCache {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)] // a test fails by panicking
 mod tests {
     use super::*;
 

@@ -46,7 +46,8 @@ test("a newcomer signs in, searches, opens a call and plays it", async () => {
   const dir = mkdtempSync(join(tmpdir(), "onrecord-browser-"));
   const profile = mkdtempSync(join(tmpdir(), "onrecord-chromium-"));
   const demo = await startDemo(dir);
-  assert.match(demo.stdout, /refused 1 \(the consent gate at work\)/);
+  assert.match(demo.stdout, /imported 3, refused 1 \(the consent gate at work\)/);
+  assert.match(demo.stdout, /recorded 2 live calls through the built-in client, refused 1/);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -77,7 +78,7 @@ test("a newcomer signs in, searches, opens a call and plays it", async () => {
     await page.keyboard.press("Enter");
     await page.waitForURL(/\/recordings$/);
     const rows = page.locator("table.recordings tbody tr");
-    assert.equal(await rows.count(), 3, "three consented calls; the refused one is absent");
+    assert.equal(await rows.count(), 5, "3 imports + 2 live calls; the refused ones are absent");
 
     // Search by tag through the htmx form, then an empty result.
     await page.fill("input[name=tag]", "no-such-tag");
@@ -86,15 +87,21 @@ test("a newcomer signs in, searches, opens a call and plays it", async () => {
     await page.fill("input[name=tag]", "qa");
     await page.click("#filters button[type=submit]");
     await page.waitForSelector("table.recordings tbody tr");
-    assert.equal(await rows.count(), 3);
+    assert.equal(await rows.count(), 3, "the imports carry the tag qa");
+    await page.fill("input[name=tag]", "");
+    await page.click("#filters button[type=submit]");
+    await page.waitForFunction(() => document.querySelectorAll("table.recordings tbody tr").length === 5);
     await page.screenshot({ path: join(output, "search.png"), fullPage: true });
 
+    // The newest call is a live one, recorded over SIPREC by the demo's client.
+    assert.match(await rows.first().textContent(), /siprec/);
     await rows.first().locator("a").click();
     await page.waitForURL(/\/recordings\/[0-9a-f-]+$/);
     await page.waitForSelector("figure.wave svg path");
     assert.equal(await page.locator("figure.wave").count(), 2, "one waveform per participant");
     const evidence = await page.textContent("body");
     assert.match(evidence, /prompt-recording-notice-v2/);
+    assert.match(evidence, /siprec\.recorded/, "the audit trail shows how the call arrived");
 
     const audio = page.locator("audio").first();
     await audio.evaluate((element) => element.play());
@@ -108,9 +115,14 @@ test("a newcomer signs in, searches, opens a call and plays it", async () => {
     const wave = page.locator("figure.wave svg").first();
     const box = await wave.boundingBox();
     await page.mouse.click(box.x + box.width * 0.75, box.y + box.height / 2);
-    await page.waitForFunction(() => document.querySelector("audio").currentTime > 12, null, {
-      timeout: 20_000,
-    });
+    await page.waitForFunction(
+      () => {
+        const audio = document.querySelector("audio");
+        return audio.currentTime > audio.duration * 0.6;
+      },
+      null,
+      { timeout: 20_000 },
+    );
     await audio.evaluate((element) => element.pause());
     assert.ok(rangeRequests.length > 0, "the player fetched audio by range requests");
     await page.screenshot({ path: join(output, "call.png"), fullPage: true });

@@ -45,6 +45,7 @@ pub async fn run(
         },
     )
     .await?;
+    crate::demo_live::allow_client(&data_dir, &tenant)?;
     let input = root.join("calls");
     std::fs::create_dir_all(&input)?;
     for index in 0..3u64 {
@@ -94,7 +95,7 @@ pub async fn run(
         )?;
     }
     let filter = RecordingFilter {
-        tenant: Some(tenant),
+        tenant: Some(tenant.clone()),
         ..Default::default()
     };
     for detail in readback::list(&app, filter, 100).await? {
@@ -124,7 +125,31 @@ pub async fn run(
     let operator =
         crate::http::tokens::create(&app, None, catalog::TokenRole::Operator, "demo".into())
             .await?;
-    let (bound, server) = crate::http::start(app, address, shutdown).await?;
+    drop(out);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let live = crate::demo_live::record_calls(&app, &tenant, until_stopped()).await?;
+    let (bound, server) = crate::http::start(app, address, until_stopped()).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "recording server on SIP {}: recorded {} live calls through the built-in client, refused {}:",
+        live.sip,
+        live.recorded,
+        live.refused.len()
+    )?;
+    for refused in &live.refused {
+        writeln!(out, "  refused: {refused}")?;
+    }
     writeln!(out, "operator token: {operator}")?;
     writeln!(out, "url: http://{bound}/")?;
     writeln!(out, "token: {token}")?;
@@ -135,5 +160,6 @@ pub async fn run(
     out.flush()?;
     drop(out);
     server.await??;
+    live.server.await??;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod demo_live;
 pub mod http;
 pub mod import;
 pub mod keyring;

@@ -437,14 +437,13 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 }
             };
-            let http_server = match http.or(settings.http) {
+            let (http_bound, http_server) = match http.or(settings.http) {
                 Some(address) => {
                     let (bound, task) =
                         crate::http::start(app.clone(), address, until_stopped()).await?;
-                    eprintln!("onrecord: HTTP API and web UI on http://{bound}/");
-                    Some(task)
+                    (Some(bound), Some(task))
                 }
-                None => None,
+                None => (None, None),
             };
             let sip = sip
                 .or(settings.sip)
@@ -479,6 +478,9 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                         "onrecord: recording server listening on SIP {address} (UDP and TCP), RTP {media_address} ports {}-{}",
                         rtp_ports.0, rtp_ports.1
                     );
+                    if let Some(bound) = http_bound {
+                        eprintln!("onrecord: HTTP API and web UI on http://{bound}/");
+                    }
                 }
             });
             crate::live::server::serve(app, options, until_stopped(), Some(ready)).await?;

@@ -1,7 +1,8 @@
 //! `onrecord demo`: a throwaway data dir with a demo tenant and a few imported calls, one of
 //! them refused for missing consent evidence, so a newcomer sees the archive and the gate;
-//! then (unless `--no-serve`) the web UI and API on loopback with a token to sign in with,
-//! until Ctrl-C.
+//! then (unless `--no-serve`) the SIPREC recording server on loopback with the built-in
+//! recording client placing live calls (one refused), and the web UI and API on loopback with
+//! a token to sign in with, until Ctrl-C.
 
 use std::future::Future;
 use std::io::Write;

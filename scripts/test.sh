@@ -13,6 +13,10 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v sipp >/dev/null || need+=(sip-tester)   # the real SIPREC client of the end-to-end tests
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
+# The browser end-to-end test: Debian's Chromium driven by npm playwright-core.
+command -v chromium >/dev/null || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   sudo_cmd=""
@@ -32,6 +36,11 @@ bash scripts/fetch-models.sh target/models
 
 log "cargo test"
 cargo test --workspace --locked
+
+log "browser end-to-end test (tests/browser)"
+[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund)
+cargo build -p onrecord --locked
+(cd tests/browser && node --test demo.test.mjs)
 
 if [ "${ONRECORD_SKIP_FUZZ:-0}" != 1 ]; then
   log "fuzz smoke run"

@@ -60,4 +60,6 @@ pub enum Conflict {
     /// The recording is under legal hold (these hold ids) and cannot be erased.
     #[error("recording {id} is under legal hold {holds:?}")]
     Held { id: RecordingId, holds: Vec<u64> },
+    #[error("token id {0} is already in use")]
+    TokenExists(String),
 }

@@ -25,7 +25,9 @@ mod sqlite;
 mod sqlite_commit;
 mod sqlite_jobs;
 mod sqlite_read;
+mod sqlite_tokens;
 mod time;
+pub mod tokens;
 mod types;
 
 use async_trait::async_trait;
@@ -39,6 +41,7 @@ pub use governance::Governance;
 pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
 pub use sqlite::SqliteCatalog;
+pub use tokens::{ApiToken, EvidenceCoverage, NewToken, TokenRole};
 pub use types::*;
 
 /// The catalog's operations. Object-safe, so the server holds an `Arc<dyn Catalog>`.
@@ -139,6 +142,16 @@ pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debu
     /// that does not verify, naming its first bad entry. A cut-off tail is not detected here
     /// (see [`audit`]).
     async fn verify_audit(&self) -> Result<Result<AuditSummary, AuditBreak>, CatalogError>;
+
+    /// Store an API token (its secret's digest only) with its audit entry. `NotFound` for an
+    /// unknown tenant, `Invalid` for a malformed token, `Conflict` for an id in use.
+    async fn create_token(&self, token: &NewToken) -> Result<AuditEntry, CatalogError>;
+
+    /// The token with this id, revoked or not.
+    async fn token(&self, id: &str) -> Result<Option<ApiToken>, CatalogError>;
+
+    /// Content-blind figures of a tenant: recordings, participants, covered participants.
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError>;
 }
 
 /// Most audit entries one read returns.

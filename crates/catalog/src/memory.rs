@@ -15,6 +15,7 @@ use crate::audit::{
 };
 use crate::error::{CatalogError, Conflict};
 use crate::time::{to_millis, truncate_millis};
+use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::types::{
     CommitOutcome, CommitStep, Cursor, NewRecording, NewRefusal, Page, PageRequest,
     RecordingDetail, RecordingFilter, RecordingState, Sha256Digest, Tenant, plan_commit,
@@ -38,6 +39,7 @@ pub(crate) struct State {
     audit: Vec<StoredAuditEntry>,
     holds: Vec<crate::governance::Hold>,
     pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
+    tokens: BTreeMap<String, ApiToken>,
 }
 
 impl State {
@@ -230,8 +232,8 @@ impl Catalog for MemoryCatalog {
         let mut items: Vec<_> = state
             .recordings
             .values()
+            .filter(|detail| filter.matches_detail(detail))
             .map(|detail| &detail.recording)
-            .filter(|recording| filter.matches(recording))
             .filter(|recording| {
                 page.after.is_none_or(|after| {
                     let millis = to_millis(&recording.started_at);
@@ -260,7 +262,7 @@ impl Catalog for MemoryCatalog {
         let count = state
             .recordings
             .values()
-            .filter(|detail| filter.matches(&detail.recording))
+            .filter(|detail| filter.matches_detail(detail))
             .count();
         Ok(count as u64)
     }
@@ -393,5 +395,57 @@ impl Catalog for MemoryCatalog {
 
     async fn verify_audit(&self) -> Result<Result<AuditSummary, AuditBreak>, CatalogError> {
         Ok(verify_entries(&self.lock().audit))
+    }
+
+    async fn create_token(&self, new: &NewToken) -> Result<AuditEntry, CatalogError> {
+        let token = ApiToken {
+            created_at: truncate_millis(&new.token.created_at),
+            revoked_at: new.token.revoked_at.as_ref().map(truncate_millis),
+            ..new.token.clone()
+        };
+        token.checked()?;
+        let prepared = PreparedAuditEntry::new(&new.audit.entry(
+            token.created_at,
+            token.tenant.as_ref(),
+            None,
+        ))?;
+        let mut state = self.lock();
+        if let Some(tenant) = &token.tenant
+            && !state.tenants.contains_key(tenant)
+        {
+            return Err(CatalogError::NotFound {
+                what: "tenant",
+                id: tenant.to_string(),
+            });
+        }
+        if state.tokens.contains_key(&token.id) {
+            return Err(Conflict::TokenExists(token.id).into());
+        }
+        let entry = one(state.append(vec![prepared])?)?;
+        state.tokens.insert(token.id.clone(), token);
+        Ok(entry)
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<ApiToken>, CatalogError> {
+        Ok(self.lock().tokens.get(id).cloned())
+    }
+
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError> {
+        let state = self.lock();
+        let mut coverage = EvidenceCoverage::default();
+        for detail in state
+            .recordings
+            .values()
+            .filter(|detail| detail.recording.tenant == *tenant)
+        {
+            coverage.recordings += 1;
+            for participant in &detail.participants {
+                coverage.participants += 1;
+                if !participant.evidence.is_empty() {
+                    coverage.covered_participants += 1;
+                }
+            }
+        }
+        Ok(coverage)
     }
 }

@@ -38,7 +38,9 @@ use crate::audit::{
 use crate::error::{CatalogError, Conflict};
 use crate::sqlite_commit as batch;
 use crate::sqlite_read as read;
+use crate::sqlite_tokens as tokens;
 use crate::time::{to_millis, truncate_millis};
+use crate::tokens::{ApiToken, EvidenceCoverage, NewToken};
 use crate::types::{
     CheckedRecording, CommitOutcome, CommitStep, MAX_BATCH, NewRecording, NewRefusal, Page,
     PageRequest, RecordingDetail, RecordingFilter, RecordingState, RefusalSubject, Sha256Digest,
@@ -488,5 +490,47 @@ impl Catalog for SqliteCatalog {
         let verdict = read::verify(&mut transaction).await?;
         transaction.commit().await?;
         Ok(verdict)
+    }
+
+    async fn create_token(&self, new: &NewToken) -> Result<AuditEntry, CatalogError> {
+        let token = ApiToken {
+            created_at: truncate_millis(&new.token.created_at),
+            revoked_at: new.token.revoked_at.as_ref().map(truncate_millis),
+            ..new.token.clone()
+        };
+        token.checked()?;
+        let prepared = PreparedAuditEntry::new(&new.audit.entry(
+            token.created_at,
+            token.tenant.as_ref(),
+            None,
+        ))?;
+        let mut write = self.begin_write().await?;
+        let connection = &mut *write.transaction;
+        if let Some(tenant) = &token.tenant
+            && read::tenant(&mut *connection, tenant).await?.is_none()
+        {
+            return Err(CatalogError::NotFound {
+                what: "tenant",
+                id: tenant.to_string(),
+            });
+        }
+        if tokens::token(&mut *connection, &token.id).await?.is_some() {
+            return Err(Conflict::TokenExists(token.id).into());
+        }
+        tokens::insert(&mut *connection, &token).await?;
+        let mut head = audit_head(&mut *connection).await?;
+        let entry = one(append_entries(&mut *connection, &mut head, vec![prepared]).await?)?;
+        write.transaction.commit().await?;
+        Ok(entry)
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<ApiToken>, CatalogError> {
+        let mut connection = self.pool.acquire().await?;
+        tokens::token(&mut connection, id).await
+    }
+
+    async fn evidence_coverage(&self, tenant: &TenantId) -> Result<EvidenceCoverage, CatalogError> {
+        let mut connection = self.pool.acquire().await?;
+        tokens::coverage(&mut connection, tenant).await
     }
 }

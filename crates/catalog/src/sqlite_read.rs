@@ -305,6 +305,21 @@ fn push_filter(builder: &mut QueryBuilder<Sqlite>, filter: &RecordingFilter) {
         builder.push_bind(tag.clone());
         builder.push(")");
     }
+    if let Some(address) = &filter.participant {
+        builder.push(
+            " AND EXISTS (SELECT 1 FROM participants p WHERE p.recording_id = r.id AND p.address = ",
+        );
+        builder.push_bind(address.clone());
+        builder.push(")");
+    }
+    if let Some(min) = filter.min_duration_ms {
+        builder.push(" AND r.duration_ms >= ");
+        builder.push_bind(i64::try_from(min).unwrap_or(i64::MAX));
+    }
+    if let Some(max) = filter.max_duration_ms {
+        builder.push(" AND r.duration_ms <= ");
+        builder.push_bind(i64::try_from(max).unwrap_or(i64::MAX));
+    }
 }
 
 pub(crate) async fn list(

@@ -260,6 +260,11 @@ pub struct RecordingFilter {
     pub direction: Option<Direction>,
     /// Recordings carrying this tag.
     pub tag: Option<String>,
+    /// Recordings with a participant at exactly this address (`sip:…`, `tel:…`).
+    pub participant: Option<String>,
+    /// Inclusive bounds on `duration_ms`.
+    pub min_duration_ms: Option<u64>,
+    pub max_duration_ms: Option<u64>,
 }
 
 /// Position after the last item of a page (keyset: `started_at` descending, then id
@@ -532,7 +537,27 @@ impl RecordingFilter {
         if let Some(tag) = &self.tag {
             check_text("tag", tag, 1, MAX_TAG_BYTES)?;
         }
+        if let Some(participant) = &self.participant {
+            check_text("participant address", participant, 1, MAX_SHORT_TEXT_BYTES)?;
+        }
+        if let Some(min) = self.min_duration_ms {
+            check_i64("minimum duration", min)?;
+        }
+        if let Some(max) = self.max_duration_ms {
+            check_i64("maximum duration", max)?;
+        }
         Ok(())
+    }
+
+    /// [`RecordingFilter::matches`] plus the filters that look at participants.
+    pub(crate) fn matches_detail(&self, detail: &RecordingDetail) -> bool {
+        self.matches(&detail.recording)
+            && self.participant.as_ref().is_none_or(|address| {
+                detail
+                    .participants
+                    .iter()
+                    .any(|participant| participant.address.dangerous_reveal() == address)
+            })
     }
 
     /// Whether `recording` passes this filter (the in-memory twin of the SQL `WHERE`).
@@ -554,6 +579,12 @@ impl RecordingFilter {
                 .tag
                 .as_ref()
                 .is_none_or(|tag| recording.tags.iter().any(|candidate| candidate == tag))
+            && self
+                .min_duration_ms
+                .is_none_or(|min| recording.duration_ms >= min)
+            && self
+                .max_duration_ms
+                .is_none_or(|max| recording.duration_ms <= max)
     }
 }
 

@@ -98,6 +98,9 @@ pub enum Command {
         /// `transcription.model`; no worker without one).
         #[arg(long)]
         transcription_model: Option<PathBuf>,
+        /// Also serve the HTTP API and web UI here, e.g. 127.0.0.1:8080 (default: config `server.http`, else none).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
@@ -125,7 +128,16 @@ pub enum Command {
         /// Where to put it (default: a new temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Where the demo serves its web UI and API (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: std::net::SocketAddr,
+        /// Set up the data dir and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
     },
+    /// API tokens for the HTTP API and web UI.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Transcribe recordings: every queued job (--pending) or one recording (ID).
     Transcribe {
         /// The recording to transcribe now (re-runs a finished or failed job).
@@ -166,6 +178,33 @@ pub enum Command {
     Reindex {
         #[arg(long)]
         tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; prints it alone on stdout (it is shown once, only its digest is kept).
+    Create {
+        /// The tenant the token reads (not with --operator).
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        tenant: Option<String>,
+        /// viewer | supervisor | auditor | admin
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        role: Option<String>,
+        /// A token for the operator: content-blind figures of every tenant, never content.
+        #[arg(long)]
+        operator: bool,
+        /// A note on what the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
     },
 }
 
@@ -291,6 +330,17 @@ pub enum BenchCommand {
         /// Skip the shape-exact large-v3-turbo model with random weights.
         #[arg(long)]
         no_turbo: bool,
+    },
+    /// The HTTP API over N synthetic recordings: search and first audio byte, beside the
+    /// same work done without HTTP.
+    Api {
+        #[arg(long, default_value_t = 100_000)]
+        recordings: u64,
+        #[arg(long)]
+        json: bool,
+        /// Work in this folder instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -490,6 +540,18 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Bench(BenchCommand::Api {
+            recordings,
+            json,
+            dir,
+        }) => {
+            let report = crate::bench_api::api(recordings, dir).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
+            }
+        }
         Command::Bench(BenchCommand::Import { calls, json, dir }) => {
             let report = bench::import(calls, dir).await?;
             if json {
@@ -506,9 +568,29 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             media_workers,
             max_calls,
             transcription_model,
+            http,
         } => {
             let app = App::open(data_dir, cli_actor()).await?;
             let settings = app.config.server.clone();
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            let until_stopped = move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
+            };
+            let (http_bound, http_server) = match http.or(settings.http) {
+                Some(address) => {
+                    let (bound, task) =
+                        crate::http::start(app.clone(), address, until_stopped()).await?;
+                    (Some(bound), Some(task))
+                }
+                None => (None, None),
+            };
             let sip = sip
                 .or(settings.sip)
                 .unwrap_or_else(|| ([0, 0, 0, 0], 5060).into());
@@ -543,6 +625,9 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                         "onrecord: recording server listening on SIP {address} (UDP and TCP), RTP {media_address} ports {}-{}",
                         rtp_ports.0, rtp_ports.1
                     );
+                    if let Some(bound) = http_bound {
+                        eprintln!("onrecord: HTTP API and web UI on http://{bound}/");
+                    }
                 }
             });
             let model = transcription_model.or_else(|| app.config.transcription.model.clone());
@@ -557,10 +642,13 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 }
                 None => None,
             };
-            crate::live::server::serve(app, options, shutdown_signal(), Some(ready)).await?;
+            crate::live::server::serve(app, options, until_stopped(), Some(ready)).await?;
             announce.abort();
             if let Some(worker) = worker {
                 worker.abort();
+            }
+            if let Some(task) = http_server {
+                task.await??;
             }
             eprintln!("onrecord: stopped; calls in progress were finalised");
         }
@@ -601,8 +689,38 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             let key = crate::nodekey::NodeKey::load_or_create(&data_dir.root().join("keyring"))?;
             writeln!(out, "{}", key.public_hex())?;
         }
-        Command::Demo { dir } => {
-            demo::run(dir).await?;
+        Command::Demo {
+            dir,
+            http,
+            no_serve,
+        } => {
+            let serve = (!no_serve).then_some(http);
+            demo::run(dir, serve, shutdown_signal()).await?;
+        }
+        Command::Token(TokenCommand::Create {
+            tenant,
+            role,
+            operator,
+            label,
+        }) => {
+            let app = App::open(data_dir, cli_actor()).await?;
+            let (tenant, role) = if operator {
+                (None, catalog::TokenRole::Operator)
+            } else {
+                let role_text = role.unwrap_or_default();
+                let role = catalog::TokenRole::parse(&role_text)
+                    .filter(|role| *role != catalog::TokenRole::Operator)
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "--role must be viewer, supervisor, auditor or admin, not {role_text:?}"
+                        )
+                    })?;
+                let tenant = parse_tenant(tenant.as_deref().unwrap_or_default())?;
+                app.tenant_config(&tenant)?;
+                (Some(tenant), role)
+            };
+            let token = crate::http::tokens::create(&app, tenant, role, label).await?;
+            writeln!(out, "{token}")?;
         }
         Command::Transcribe {
             id,

@@ -1,6 +1,10 @@
 //! `onrecord demo`: a throwaway data dir with a demo tenant and a few imported calls, one of
-//! them refused for missing consent evidence, so a newcomer sees the archive and the gate.
+//! them refused for missing consent evidence, so a newcomer sees the archive and the gate;
+//! then (unless `--no-serve`) the SIPREC recording server on loopback with the built-in
+//! recording client placing live calls (one refused), and the web UI and API on loopback with
+//! a token to sign in with, until Ctrl-C.
 
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -14,7 +18,11 @@ use crate::import::{ImportRequest, import};
 use crate::tenants::{self, NewTenant};
 use crate::{readback, synth};
 
-pub async fn run(dir: Option<PathBuf>) -> Result<()> {
+pub async fn run(
+    dir: Option<PathBuf>,
+    serve: Option<std::net::SocketAddr>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let root = match dir {
         Some(dir) => dir,
         None => tempfile::Builder::new()
@@ -38,6 +46,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         },
     )
     .await?;
+    crate::demo_live::allow_client(&data_dir, &tenant)?;
     let input = root.join("calls");
     std::fs::create_dir_all(&input)?;
     for index in 0..3u64 {
@@ -87,7 +96,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         )?;
     }
     let filter = RecordingFilter {
-        tenant: Some(tenant),
+        tenant: Some(tenant.clone()),
         ..Default::default()
     };
     for detail in readback::list(&app, filter, 100).await? {
@@ -104,5 +113,54 @@ pub async fn run(dir: Option<PathBuf>) -> Result<()> {
         out,
         "try: onrecord {flag} list | onrecord {flag} show ID | onrecord {flag} export ID --out ./out | onrecord {flag} audit verify"
     )?;
+    let Some(address) = serve else {
+        return Ok(());
+    };
+    let token = crate::http::tokens::create(
+        &app,
+        Some(TenantId::new("demo")?),
+        catalog::TokenRole::Admin,
+        "demo".into(),
+    )
+    .await?;
+    let operator =
+        crate::http::tokens::create(&app, None, catalog::TokenRole::Operator, "demo".into())
+            .await?;
+    drop(out);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let live = crate::demo_live::record_calls(&app, &tenant, until_stopped()).await?;
+    let (bound, server) = crate::http::start(app, address, until_stopped()).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "recording server on SIP {}: recorded {} live calls through the built-in client, refused {}:",
+        live.sip,
+        live.recorded,
+        live.refused.len()
+    )?;
+    for refused in &live.refused {
+        writeln!(out, "  refused: {refused}")?;
+    }
+    writeln!(out, "operator token: {operator}")?;
+    writeln!(out, "url: http://{bound}/")?;
+    writeln!(out, "token: {token}")?;
+    writeln!(
+        out,
+        "open the url, sign in with the token; Ctrl-C stops the demo"
+    )?;
+    out.flush()?;
+    drop(out);
+    server.await??;
+    live.server.await??;
     Ok(())
 }

@@ -4,11 +4,14 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_api;
 pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod demo_live;
 pub mod governance;
+pub mod http;
 pub mod import;
 pub mod keyring;
 pub mod live;

@@ -15,12 +15,14 @@ mod audit_cases;
 mod fixtures;
 mod hold_cases;
 mod recording_cases;
+mod token_cases;
 mod transcription_cases;
 
 pub use audit_cases::*;
 pub use fixtures::*;
 pub use hold_cases::*;
 pub use recording_cases::*;
+pub use token_cases::*;
 pub use transcription_cases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async fn returning
@@ -59,6 +61,10 @@ macro_rules! conformance_tests {
             claimed_job_finishes_with_its_transcript_and_audit,
             stale_running_job_is_claimed_again,
             erased_recording_is_never_transcribed,
+            token_round_trips_and_its_creation_is_audited,
+            token_ids_are_unique_and_tenants_must_exist,
+            token_tenant_must_match_its_role,
+            evidence_coverage_counts_covered_participants_per_tenant,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -526,6 +526,53 @@ pub async fn list_and_count_apply_every_filter(catalog: &dyn Catalog) {
             },
             vec![],
         ),
+        (
+            "participant address",
+            RecordingFilter {
+                tenant: acme.clone(),
+                participant: Some("tel:+441632960003".into()),
+                ..Default::default()
+            },
+            vec![3],
+        ),
+        (
+            "participant address shared by every call",
+            RecordingFilter {
+                tenant: acme.clone(),
+                participant: Some("sip:agent-7@contact.example.com".into()),
+                direction: Some(Direction::Inbound),
+                ..Default::default()
+            },
+            vec![4, 2, 0],
+        ),
+        (
+            "duration bounds inclusive",
+            RecordingFilter {
+                tenant: acme.clone(),
+                min_duration_ms: Some(180_000),
+                max_duration_ms: Some(180_000),
+                ..Default::default()
+            },
+            vec![5, 4, 3, 2, 1, 0],
+        ),
+        (
+            "duration shorter than every call",
+            RecordingFilter {
+                tenant: acme.clone(),
+                max_duration_ms: Some(179_999),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            "duration longer than every call",
+            RecordingFilter {
+                tenant: acme.clone(),
+                min_duration_ms: Some(180_001),
+                ..Default::default()
+            },
+            vec![],
+        ),
     ];
     for (case, filter, indexes) in cases {
         let page = catalog

@@ -11,5 +11,5 @@ CREATE TABLE api_tokens (
     revoked_at  INTEGER
 );
 
--- The participant-address filter of the recordings search.
-CREATE INDEX participants_address ON participants (address, recording_id);
+-- The participant-address filter of the recordings search uses `participants_address`,
+-- created by 0002_governance.sql.

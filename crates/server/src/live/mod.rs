@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod committer;
+mod finalize;
 pub mod media;
 pub mod ports;
 pub mod server;

@@ -12,6 +12,10 @@ command -v cc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v sipp >/dev/null || need+=(sip-tester)   # the real SIPREC client of the end-to-end tests
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+# Real encoders for the compressed-import transcription test.
+command -v flac >/dev/null || need+=(flac)
+command -v lame >/dev/null || need+=(lame)
+command -v opusenc >/dev/null || need+=(opus-tools)
 command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
 # The browser end-to-end test: Debian's Chromium driven by npm playwright-core.
 command -v chromium >/dev/null || need+=(chromium)

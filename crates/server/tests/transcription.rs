@@ -82,8 +82,8 @@ fn speak(sandbox: &Sandbox, text: &str) -> (Vec<f32>, u32) {
     (samples, decoded.sample_rate)
 }
 
-/// A stereo 8 kHz µ-law WAV: channel 0 the customer, channel 1 the agent.
-fn call_wav(sandbox: &Sandbox, silent_agent: bool) -> Vec<u8> {
+/// The call's two channels at 8 kHz: channel 0 the customer, channel 1 the agent.
+fn call_channels(sandbox: &Sandbox, silent_agent: bool) -> Vec<Vec<i16>> {
     let frames = (CALL_MS * 8) as usize;
     let mut channels = vec![vec![0i16; frames]; 2];
     for turn in &SCRIPT {
@@ -98,23 +98,49 @@ fn call_wav(sandbox: &Sandbox, silent_agent: bool) -> Vec<u8> {
             *slot = (sample * 32_767.0).clamp(-32_768.0, 32_767.0) as i16;
         }
     }
-    let data_len = (frames * 2) as u32;
+    channels
+}
+
+/// A stereo WAV header for `data_len` bytes of 8 kHz audio in format `tag` (1 PCM, 7 µ-law).
+fn wav_header(tag: u16, bits: u16, data_len: u32) -> Vec<u8> {
+    let block = 2 * bits / 8;
     let mut bytes = b"RIFF".to_vec();
     bytes.extend_from_slice(&(4 + 26 + 8 + data_len).to_le_bytes());
     bytes.extend_from_slice(b"WAVEfmt ");
     bytes.extend_from_slice(&18u32.to_le_bytes());
-    bytes.extend_from_slice(&7u16.to_le_bytes()); // µ-law
+    bytes.extend_from_slice(&tag.to_le_bytes());
     bytes.extend_from_slice(&2u16.to_le_bytes());
     bytes.extend_from_slice(&8_000u32.to_le_bytes());
-    bytes.extend_from_slice(&16_000u32.to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&8u16.to_le_bytes());
+    bytes.extend_from_slice(&(8_000 * u32::from(block)).to_le_bytes());
+    bytes.extend_from_slice(&block.to_le_bytes());
+    bytes.extend_from_slice(&bits.to_le_bytes());
     bytes.extend_from_slice(&0u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
     bytes.extend_from_slice(&data_len.to_le_bytes());
+    bytes
+}
+
+/// A stereo 8 kHz µ-law WAV: channel 0 the customer, channel 1 the agent.
+fn call_wav(sandbox: &Sandbox, silent_agent: bool) -> Vec<u8> {
+    let channels = call_channels(sandbox, silent_agent);
+    let mut bytes = wav_header(7, 8, (channels[0].len() * 2) as u32);
     for (customer, agent) in channels[0].iter().zip(&channels[1]) {
         bytes.push(onrecord::synth::mulaw_encode(*customer));
         bytes.push(onrecord::synth::mulaw_encode(*agent));
+    }
+    bytes
+}
+
+/// The same call as 16-bit PCM after a µ-law round trip (what a phone line leaves), the
+/// input the FLAC, MP3 and Opus encoders take.
+fn call_pcm_wav(sandbox: &Sandbox) -> Vec<u8> {
+    let channels = call_channels(sandbox, false);
+    let mut bytes = wav_header(1, 16, (channels[0].len() * 4) as u32);
+    for (customer, agent) in channels[0].iter().zip(&channels[1]) {
+        for sample in [customer, agent] {
+            let line = media::mulaw_to_linear(onrecord::synth::mulaw_encode(*sample));
+            bytes.extend_from_slice(&line.to_le_bytes());
+        }
     }
     bytes
 }
@@ -183,6 +209,125 @@ fn turn_at(start_seconds: f64) -> Option<&'static Turn> {
     SCRIPT.iter().rev().find(|turn| at_ms + 700 >= turn.at_ms)
 }
 
+/// Prints each participant's word error rate against the script and bounds it.
+fn assert_each_party_said_the_script(segments: &[Value], what: &str) {
+    for (party, address) in [(0, CUSTOMER), (1, AGENT)] {
+        let reference: Vec<&str> = SCRIPT
+            .iter()
+            .filter(|turn| turn.party == party)
+            .map(|turn| turn.text)
+            .collect();
+        let hypothesis: Vec<&str> = segments
+            .iter()
+            .filter(|segment| segment["participant"] == address)
+            .filter_map(|segment| segment["text"].as_str())
+            .collect();
+        let rate = word_error_rate(&reference.join(" "), &hypothesis.join(" "));
+        eprintln!("{what}, {address}: WER {:.1}%", rate * 100.0);
+        eprintln!("  reference:  {}", reference.join(" "));
+        eprintln!("  hypothesis: {}", hypothesis.join(" "));
+        assert!(
+            rate < 0.25,
+            "{what}, {address}: WER {rate:.3} is not under 25%"
+        );
+    }
+}
+
+/// Runs an encoder; says which Debian package to install when it is missing.
+fn encode(program: &str, package: &str, args: &[&std::ffi::OsStr]) {
+    let status = Command::new(program).args(args).status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "{program} failed ({status:?}); install the Debian package `{package}`"
+    );
+}
+
+/// FLAC, MP3 and Ogg/Opus imports of the same phone call are decoded and transcribed as
+/// well as the WAV (each format's own encoder wrote the file).
+#[test]
+fn flac_mp3_and_opus_imports_are_decoded_and_transcribed() {
+    let model = tiny_en();
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme", "all-party");
+    let folder = sandbox.path("compressed");
+    std::fs::create_dir_all(&folder).unwrap_or_else(|e| panic!("{e}"));
+    let source = sandbox.path("call-pcm.wav");
+    std::fs::write(&source, call_pcm_wav(&sandbox)).unwrap_or_else(|e| panic!("{e}"));
+    let output = |name: &str| folder.join(name).into_os_string();
+    encode(
+        "flac",
+        "flac",
+        &[
+            "--silent".as_ref(),
+            "-o".as_ref(),
+            &output("call-flac.flac"),
+            source.as_os_str(),
+        ],
+    );
+    encode(
+        "lame",
+        "lame",
+        &[
+            "--quiet".as_ref(),
+            "-b".as_ref(),
+            "32".as_ref(),
+            source.as_os_str(),
+            &output("call-mp3.mp3"),
+        ],
+    );
+    encode(
+        "opusenc",
+        "opus-tools",
+        &[
+            "--quiet".as_ref(),
+            "--bitrate".as_ref(),
+            "24".as_ref(),
+            source.as_os_str(),
+            &output("call-opus.opus"),
+        ],
+    );
+    for name in ["call-flac", "call-mp3", "call-opus"] {
+        let sidecar = onrecord::synth::sidecar(name, "2026-11-28T10:00:00Z", true);
+        std::fs::write(
+            folder.join(format!("{name}.json")),
+            serde_json::to_vec_pretty(&sidecar).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let summary = sandbox.json(&[
+        "import",
+        "--tenant",
+        "acme",
+        folder.to_str().unwrap_or_default(),
+        "--json",
+    ]);
+    let imported = summary["imported"].as_array().cloned().unwrap_or_default();
+    assert_eq!(imported.len(), 3, "{summary}");
+
+    let run = sandbox.run(&[
+        "transcribe",
+        "--pending",
+        "--model",
+        model.to_str().unwrap_or_default(),
+    ]);
+    let log = support::stderr(&run);
+    assert!(run.status.success(), "transcribe --pending failed: {log}");
+    for item in &imported {
+        let id = item["recording"].as_str().unwrap_or_default();
+        let shown = sandbox.json(&["show", id, "--json"]);
+        let format = shown["details"]["format"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+        assert_eq!(
+            shown["transcription"]["state"], "done",
+            "{format}: {}",
+            shown["transcription"]
+        );
+        assert_each_party_said_the_script(&segments(&shown), &format);
+    }
+}
+
 #[test]
 fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     let model = tiny_en();
@@ -213,23 +358,7 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
     let shown = sandbox.json(&["show", &id, "--json"]);
     assert_eq!(shown["transcription"]["state"], "done");
     let segments = segments(&shown);
-    for (party, address) in [(0, CUSTOMER), (1, AGENT)] {
-        let reference: Vec<&str> = SCRIPT
-            .iter()
-            .filter(|turn| turn.party == party)
-            .map(|turn| turn.text)
-            .collect();
-        let hypothesis: Vec<&str> = segments
-            .iter()
-            .filter(|segment| segment["participant"] == address)
-            .filter_map(|segment| segment["text"].as_str())
-            .collect();
-        let rate = word_error_rate(&reference.join(" "), &hypothesis.join(" "));
-        eprintln!("{address}: WER {:.1}%", rate * 100.0);
-        eprintln!("  reference:  {}", reference.join(" "));
-        eprintln!("  hypothesis: {}", hypothesis.join(" "));
-        assert!(rate < 0.25, "{address}: WER {rate:.3} is not under 25%");
-    }
+    assert_each_party_said_the_script(&segments, "WAV µ-law");
     // Attribution: every segment lies in a turn of the participant it is attributed to.
     let mut previous = 0.0;
     for segment in &segments {

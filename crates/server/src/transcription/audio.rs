@@ -2,19 +2,22 @@
 //! original file (WAV with 16-bit PCM, µ-law or A-law; headerless G.711), a live SIPREC
 //! stream (rendered on its wall-clock timeline by `media::render_wav`).
 //!
-//! FLAC, MP3 and Ogg/Opus imports are archived and exported but not transcribed yet: a job
-//! for one fails with a reason naming the format.
+//! FLAC, MP3 and Ogg/Opus imports are decoded by [`super::compressed`].
+
+use super::compressed::{self, Compressed};
 
 /// Longest audio decoded for one recording: 4 hours per channel at 48 kHz.
-const MAX_SAMPLES_PER_CHANNEL: usize = 4 * 3_600 * 48_000;
-const MAX_CHANNELS: usize = 8;
+pub(super) const MAX_SAMPLES_PER_CHANNEL: usize = 4 * 3_600 * 48_000;
+pub(super) const MAX_CHANNELS: usize = 8;
 const MAX_CHUNKS: usize = 64;
 
 /// Why audio could not be decoded for transcription.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{0} audio is not transcribed yet (WAV and G.711 are)")]
+    #[error("{0} audio is not transcribed")]
     Unsupported(String),
+    #[error("cannot decode: {0}")]
+    Decode(String),
     #[error("malformed WAV: {0}")]
     Malformed(&'static str),
     #[error("audio longer than 4 hours is not transcribed")]
@@ -56,6 +59,9 @@ pub fn decode_import(
         "wav-pcm16" | "wav-mulaw" | "wav-alaw" => decode_wav(bytes),
         "raw-pcmu" => deinterleave(bytes, Encoding::Mulaw, sample_rate, channels),
         "raw-pcma" => deinterleave(bytes, Encoding::Alaw, sample_rate, channels),
+        "flac" => compressed::decode(bytes, Compressed::Flac),
+        "mp3" => compressed::decode(bytes, Compressed::Mp3),
+        "ogg-opus" => compressed::decode(bytes, Compressed::OggOpus),
         other => Err(AudioError::Unsupported(other.to_owned())),
     }
 }
@@ -207,9 +213,9 @@ mod tests {
     }
 
     #[test]
-    fn compressed_formats_are_refused_by_name() {
-        let refused = decode_import(b"fLaC", "flac", 44_100, 2);
-        assert!(matches!(refused, Err(AudioError::Unsupported(name)) if name == "flac"));
+    fn unknown_formats_are_refused_by_name() {
+        let refused = decode_import(b"fLaC", "aac", 44_100, 2);
+        assert!(matches!(refused, Err(AudioError::Unsupported(name)) if name == "aac"));
         assert!(matches!(
             decode_wav(b"RIFF\0\0\0\0WAVE"),
             Err(AudioError::Malformed(_))

@@ -12,6 +12,7 @@
 pub mod audio;
 pub mod bench;
 pub mod cli;
+pub mod compressed;
 pub mod index;
 pub mod transcript;
 

@@ -122,7 +122,7 @@ fn folders(entries: &[(String, Vec<u8>)]) -> BTreeSet<String> {
         .collect()
 }
 
-fn ids(value: &Value) -> BTreeSet<String> {
+fn id_set(value: &Value) -> BTreeSet<String> {
     value
         .as_array()
         .map(|items| {
@@ -175,7 +175,7 @@ fn a_bundle_holds_exactly_the_subjects_calls_and_verifies_offline() -> TestResul
         path(&bundle),
         "--json",
     ]);
-    assert_eq!(ids(&summary["recordings"]), bob_calls);
+    assert_eq!(id_set(&summary["recordings"]), bob_calls);
     assert_eq!(summary["erased"], json!([]));
     let zip = std::fs::read(&bundle)?;
     let contents = entries(&zip);
@@ -206,6 +206,14 @@ fn a_bundle_holds_exactly_the_subjects_calls_and_verifies_offline() -> TestResul
             .collect();
         assert_eq!(subjects.len(), 1);
         assert_eq!(subjects[0]["tel"], BOB);
+        let agent = vcon["parties"]
+            .as_array()
+            .ok_or("no parties")?
+            .iter()
+            .find(|party| party["sip"] == AGENT)
+            .ok_or("no agent party")?;
+        assert_eq!(agent["role"], "agent");
+        assert!(agent.get("data_subject").is_none());
         let dialog = &vcon["dialog"][0];
         assert_eq!(dialog["type"], "recording");
         assert_eq!(dialog["filename"], "original.wav");
@@ -261,7 +269,7 @@ fn a_bundle_holds_exactly_the_subjects_calls_and_verifies_offline() -> TestResul
         exported.details
     );
     let details: Value = serde_json::from_str(&exported.details)?;
-    assert_eq!(ids(&details["recordings"]), bob_calls);
+    assert_eq!(id_set(&details["recordings"]), bob_calls);
     assert_eq!(
         details["manifest_sha256"],
         hex::encode(sha2::Sha256::digest(
@@ -287,7 +295,7 @@ fn a_bundle_holds_exactly_the_subjects_calls_and_verifies_offline() -> TestResul
         "--json",
     ]);
     assert_eq!(
-        ids(&summary["recordings"]),
+        id_set(&summary["recordings"]),
         set(&[
             id_of(&ids, "ann-1"),
             id_of(&ids, "ann-2"),
@@ -407,8 +415,11 @@ fn an_erased_call_is_listed_as_erased_without_content() -> TestResult {
         path(&bundle),
         "--json",
     ]);
-    assert_eq!(ids(&summary["recordings"]), set(&[id_of(&ids, "ann-bob")]));
-    assert_eq!(ids(&summary["erased"]), set(&[erased]));
+    assert_eq!(
+        id_set(&summary["recordings"]),
+        set(&[id_of(&ids, "ann-bob")])
+    );
+    assert_eq!(id_set(&summary["erased"]), set(&[erased]));
     let contents = entries(&std::fs::read(&bundle)?);
     assert_eq!(folders(&contents), set(&[id_of(&ids, "ann-bob")]));
     let manifest: Value = serde_json::from_slice(
@@ -539,4 +550,91 @@ fn tiny_en() -> PathBuf {
         directory.display()
     );
     directory
+}
+
+#[test]
+fn a_live_call_exports_each_stream_as_wav_with_its_siprec_metadata() -> TestResult {
+    let sandbox = Sandbox::new();
+    sandbox.create_tenant("acme", "all-party");
+    let config_path = sandbox.data_dir().join("config.toml");
+    let mut config = std::fs::read_to_string(&config_path)?;
+    config.push_str("\n[[srcs]]\nname = \"client\"\naddress = \"127.0.0.1\"\ntenant = \"acme\"\n");
+    std::fs::write(&config_path, config)?;
+    let server = support::serve::Server::start(&sandbox, &[]);
+    let client = onrecord::recording_client::RecordingClient::new(server.sip)?;
+    let (calls, refused) = client.place(1, 1)?;
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let mut packet = [0u8; 172];
+    for sequence in 0..50u16 {
+        for (index, target) in calls[0].streams.iter().enumerate() {
+            onrecord::recording_client::rtp_packet(
+                &mut packet,
+                7 + index as u32,
+                sequence,
+                u32::from(sequence) * 160,
+                3,
+            );
+            socket.send_to(&packet, target)?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(server.stop().success());
+    let listed = sandbox.json(&["list", "--json"]);
+    let id = listed[0]["id"]
+        .as_str()
+        .ok_or("no live recording")?
+        .to_owned();
+
+    // The built-in client's first call: customer tel:+441632960000 sends on stream 1.
+    let bundle = sandbox.path("live.zip");
+    sandbox.ok(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--participant",
+        "tel:+441632960000",
+        "--out",
+        path(&bundle),
+    ]);
+    let contents = entries(&std::fs::read(&bundle)?);
+    let names: BTreeSet<String> = contents.iter().map(|(name, _)| name.clone()).collect();
+    for file in ["1.wav", "2.wav", "metadata-timeline.json", "vcon.json"] {
+        assert!(names.contains(&format!("{id}/{file}")), "{file}: {names:?}");
+    }
+    // The same WAV the single-recording export renders.
+    let folder = sandbox.path("one");
+    sandbox.ok(&["export", &id, "--out", path(&folder)]);
+    let wav = &contents
+        .iter()
+        .find(|(name, _)| *name == format!("{id}/1.wav"))
+        .ok_or("no 1.wav")?
+        .1;
+    assert!(*wav == std::fs::read(folder.join("1.wav"))?);
+
+    let vcon: Value = serde_json::from_slice(
+        &contents
+            .iter()
+            .find(|(name, _)| *name == format!("{id}/vcon.json"))
+            .ok_or("no vcon")?
+            .1,
+    )?;
+    let dialog = vcon["dialog"].as_array().ok_or("no dialog")?;
+    assert_eq!(dialog.len(), 2);
+    assert_eq!(dialog[0]["filename"], "1.wav");
+    assert_eq!(dialog[0]["parties"], json!([0]));
+    assert_eq!(dialog[1]["parties"], json!([1]));
+    assert_eq!(vcon["parties"][0]["data_subject"], true);
+    assert!(
+        vcon["attachments"]
+            .as_array()
+            .ok_or("no attachments")?
+            .iter()
+            .any(|a| a["purpose"] == "siprec-metadata" && a["filename"] == "metadata-timeline.json")
+    );
+    let key = sandbox.ok(&["audit", "node-key"]).trim().to_owned();
+    let output = verify_offline(&sandbox, &bundle, &key);
+    assert!(output.status.success(), "{}", stderr(&output));
+    Ok(())
 }

@@ -235,6 +235,8 @@ pub async fn subject_access(
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
     let partial = tempfile::Builder::new()
         .prefix(".onrecord-subject-access-")
         .suffix(".partial")

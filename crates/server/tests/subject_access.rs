@@ -40,9 +40,12 @@ fn call(sandbox: &Sandbox, name: &str, seed: u64, customers: &[&str]) -> PathBuf
     onrecord::synth::write_call(&dir, name, &audio, &sidecar).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Values by a call's external id.
+type ByName<T> = Vec<(String, T)>;
+
 /// acme with four calls: Ann alone twice, Bob alone, Ann and Bob together. Returns
 /// (external id → recording id, external id → original file).
-fn archive(sandbox: &Sandbox) -> (Vec<(String, String)>, Vec<(String, PathBuf)>) {
+fn archive(sandbox: &Sandbox) -> (ByName<String>, ByName<PathBuf>) {
     sandbox.create_tenant("acme", "all-party");
     let files = vec![
         ("ann-1".to_owned(), call(sandbox, "ann-1", 1, &[ANN])),

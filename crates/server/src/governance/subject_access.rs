@@ -225,7 +225,7 @@ async fn write_recording<W: Write + Seek>(
 ) -> anyhow::Result<Value> {
     let id = detail.recording.id;
     let sealed_key = app.catalog.sealed_key(&id).await?.ok_or_else(|| {
-        anyhow!("recording {id} is committed but has no data key; the catalog needs repair")
+        anyhow!("recording {id} has no data key any more (erased while exporting?); export again")
     })?;
     let data_key = readback::open_data_key(private_key, detail, &sealed_key)?;
     let extension = readback::original_extension(detail);

@@ -65,11 +65,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Decrypt a recording's original audio and metadata into a folder.
+    /// Decrypt a recording's original audio and metadata into a folder (ID --out DIR), or
+    /// every recording of a data subject into one signed zip (--tenant --participant --out FILE.zip).
     Export {
-        id: String,
+        /// The recording to export into the folder --out.
+        #[arg(
+            required_unless_present = "participant",
+            conflicts_with_all = ["participant", "tenant", "json"]
+        )]
+        id: Option<String>,
+        /// A folder (with ID), or the zip file to create (with --participant).
         #[arg(long)]
         out: PathBuf,
+        /// Subject access: the tenant whose recordings are searched.
+        #[arg(long, requires = "participant")]
+        tenant: Option<String>,
+        /// Subject access: every recording of the tenant in which this address took part.
+        #[arg(long, requires = "tenant")]
+        participant: Option<String>,
+        /// Subject access: print the export summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The audit log.
     #[command(subcommand)]
@@ -249,6 +265,14 @@ pub enum AuditCommand {
     },
     /// Print the node's Ed25519 public key (hex), creating the key on first use.
     NodeKey,
+    /// Verify a subject access bundle offline: signature, every file's size and SHA-256, no
+    /// unlisted file.
+    VerifyBundle {
+        file: PathBuf,
+        /// The node's Ed25519 public key (hex); default: this data dir's node key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -508,11 +532,31 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             }
         }
-        Command::Export { id, out: folder } => {
+        Command::Export {
+            id: Some(id),
+            out: folder,
+            ..
+        } => {
             let app = App::open(data_dir, cli_actor()).await?;
             for path in readback::export(&app, parse_recording(&id)?, &folder).await? {
                 writeln!(out, "{}", path.display())?;
             }
+        }
+        Command::Export {
+            id: None,
+            out: file,
+            tenant,
+            participant,
+            json,
+        } => {
+            return crate::governance::cli::subject_access(
+                data_dir,
+                parse_tenant(tenant.as_deref().unwrap_or_default())?,
+                participant.as_deref().unwrap_or_default(),
+                &file,
+                json,
+            )
+            .await;
         }
         Command::Audit(AuditCommand::Verify { json }) => {
             let app = App::open(data_dir, cli_actor()).await?;
@@ -684,6 +728,9 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
         }
         Command::Audit(AuditCommand::VerifyReceipt { file, public_key }) => {
             return crate::governance::cli::verify_receipt(data_dir, &file, public_key.as_deref());
+        }
+        Command::Audit(AuditCommand::VerifyBundle { file, public_key }) => {
+            return crate::governance::cli::verify_bundle(data_dir, &file, public_key.as_deref());
         }
         Command::Audit(AuditCommand::NodeKey) => {
             let key = crate::nodekey::NodeKey::load_or_create(&data_dir.root().join("keyring"))?;

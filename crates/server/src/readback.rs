@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use archive::ObjectKey;
 use catalog::{NewAuditEntry, PageRequest, RecordingDetail, RecordingFilter};
 use model::{RecordingId, TenantId};
-use seal::{KeyBinding, SealedDataKey};
+use seal::{DataKey, KeyBinding, SealedDataKey, TenantPrivateKey};
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -129,31 +129,101 @@ pub async fn show(app: &App, id: RecordingId) -> Result<RecordingDetail> {
     Ok(detail)
 }
 
-/// The files one decrypted stream becomes: an import's original bytes as they were; a live
-/// stream as 16-bit PCM WAV (decoded from the stored payloads, silence in the gaps) plus the
-/// payloads exactly as received (`.payload`); a metadata timeline as JSON.
-fn export_files(
-    out: &Path,
+/// The files one decrypted stream becomes, named relative to the recording's folder: an
+/// import's original bytes as they were; a live stream as 16-bit PCM WAV (decoded from the
+/// stored payloads, silence in the gaps) plus, when `with_payloads`, the payloads exactly as
+/// received (`.payload`); a metadata timeline as JSON.
+pub fn stream_files(
     stream: &catalog::Stream,
     extension: &str,
     plaintext: Vec<u8>,
-) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    with_payloads: bool,
+) -> Result<Vec<(String, Vec<u8>)>> {
     let label = &stream.label;
     match stream.content_type.as_str() {
         LIVE_STREAM_CONTENT_TYPE => {
             let mut wav = Vec::new();
             media::render_wav(&plaintext, &media::RenderOptions::default(), &mut wav)
                 .map_err(|error| anyhow!("stream {label}: cannot render audio: {error}"))?;
-            let raw = media::raw_payloads(&plaintext, media::PayloadOrder::Arrival)
-                .map_err(|error| anyhow!("stream {label}: cannot read payloads: {error}"))?;
-            Ok(vec![
-                (out.join(format!("{label}.wav")), wav),
-                (out.join(format!("{label}.payload")), raw.bytes),
-            ])
+            let mut files = vec![(format!("{label}.wav"), wav)];
+            if with_payloads {
+                let raw = media::raw_payloads(&plaintext, media::PayloadOrder::Arrival)
+                    .map_err(|error| anyhow!("stream {label}: cannot read payloads: {error}"))?;
+                files.push((format!("{label}.payload"), raw.bytes));
+            }
+            Ok(files)
         }
-        "application/json" => Ok(vec![(out.join(format!("{label}.json")), plaintext)]),
-        _ => Ok(vec![(out.join(format!("{label}.{extension}")), plaintext)]),
+        "application/json" => Ok(vec![(format!("{label}.json"), plaintext)]),
+        _ => Ok(vec![(format!("{label}.{extension}"), plaintext)]),
     }
+}
+
+/// The extension an import's original file had (`bin` when unknown).
+pub fn original_extension(detail: &RecordingDetail) -> String {
+    detail
+        .recording
+        .details
+        .get("file_extension")
+        .and_then(Value::as_str)
+        .unwrap_or("bin")
+        .to_owned()
+}
+
+/// Opens a recording's sealed data key with the tenant's private key.
+pub fn open_data_key(
+    private_key: &TenantPrivateKey,
+    detail: &RecordingDetail,
+    sealed_key: &[u8],
+) -> Result<DataKey> {
+    let id = detail.recording.id;
+    let tenant = &detail.recording.tenant;
+    SealedDataKey::from_bytes(sealed_key)
+        .and_then(|sealed| sealed.open(private_key, &KeyBinding { tenant: tenant.clone(), recording: id }))
+        .map_err(|error| anyhow!("cannot open the data key of recording {id} with tenant {tenant}'s private key: {error}"))
+}
+
+/// Fetches and decrypts one stream, refusing an object of another recording or stream and
+/// content that does not match the digest the catalog recorded.
+pub async fn open_stream(
+    app: &App,
+    detail: &RecordingDetail,
+    data_key: &DataKey,
+    stream: &catalog::Stream,
+) -> Result<Vec<u8>> {
+    let id = detail.recording.id;
+    let placement = app.placement(&detail.recording.tenant)?;
+    let store = app.archive.for_placement(&placement)?;
+    let key = ObjectKey::parse(&stream.object_key).map_err(|e| anyhow!("catalog: {e}"))?;
+    let sealed = store.get(&placement, &key).await?;
+    let (header, plaintext) = seal::open_container(data_key, &sealed).map_err(|error| {
+        anyhow!(
+            "stream {} of recording {id}: {error}; refusing to export it",
+            stream.label
+        )
+    })?;
+    if header.recording() != id || header.stream() != &stream.label {
+        bail!(
+            "stream {} of recording {id}: the stored object belongs to another recording or stream",
+            stream.label
+        );
+    }
+    let algorithm = detail
+        .recording
+        .details
+        .pointer(&format!("/streams/{}/plaintext_digest", stream.label))
+        .and_then(Value::as_str)
+        .unwrap_or("blake3");
+    let digest = match algorithm {
+        "sha256" => archive::sha256(&plaintext),
+        _ => *blake3::hash(&plaintext).as_bytes(),
+    };
+    if digest != stream.plaintext_sha256 {
+        bail!(
+            "stream {} of recording {id}: decrypted content does not match its recorded digest",
+            stream.label
+        );
+    }
+    Ok(plaintext)
 }
 
 /// Decrypts every stream of a recording into `out` (the original bytes, bit-exact) plus
@@ -168,53 +238,16 @@ pub async fn export(app: &App, id: RecordingId, out: &Path) -> Result<Vec<PathBu
     let sealed_key = app.catalog.sealed_key(&id).await?.ok_or_else(|| {
         anyhow!("recording {id} has no data key (it was erased); nothing to export")
     })?;
-    let private_key = app.private_key(&tenant)?;
-    let data_key = SealedDataKey::from_bytes(&sealed_key)
-        .and_then(|sealed| sealed.open(&private_key, &KeyBinding { tenant: tenant.clone(), recording: id }))
-        .map_err(|error| anyhow!("cannot open the data key of recording {id} with tenant {tenant}'s private key: {error}"))?;
-    let placement = app.placement(&tenant)?;
-    let store = app.archive.for_placement(&placement)?;
-
-    let extension = detail
-        .recording
-        .details
-        .get("file_extension")
-        .and_then(Value::as_str)
-        .unwrap_or("bin")
-        .to_owned();
+    let data_key = open_data_key(&app.private_key(&tenant)?, &detail, &sealed_key)?;
+    let extension = original_extension(&detail);
     let mut files = Vec::new();
     for stream in &detail.streams {
-        let key = ObjectKey::parse(&stream.object_key).map_err(|e| anyhow!("catalog: {e}"))?;
-        let sealed = store.get(&placement, &key).await?;
-        let (header, plaintext) = seal::open_container(&data_key, &sealed).map_err(|error| {
-            anyhow!(
-                "stream {} of recording {id}: {error}; refusing to export it",
-                stream.label
-            )
-        })?;
-        if header.recording() != id || header.stream() != &stream.label {
-            bail!(
-                "stream {} of recording {id}: the stored object belongs to another recording or stream",
-                stream.label
-            );
-        }
-        let algorithm = detail
-            .recording
-            .details
-            .pointer(&format!("/streams/{}/plaintext_digest", stream.label))
-            .and_then(Value::as_str)
-            .unwrap_or("blake3");
-        let digest = match algorithm {
-            "sha256" => archive::sha256(&plaintext),
-            _ => *blake3::hash(&plaintext).as_bytes(),
-        };
-        if digest != stream.plaintext_sha256 {
-            bail!(
-                "stream {} of recording {id}: decrypted content does not match its recorded digest",
-                stream.label
-            );
-        }
-        files.extend(export_files(out, stream, &extension, plaintext)?);
+        let plaintext = open_stream(app, &detail, &data_key, stream).await?;
+        files.extend(
+            stream_files(stream, &extension, plaintext, true)?
+                .into_iter()
+                .map(|(name, bytes)| (out.join(name), bytes)),
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let metadata_path = out.join("metadata.json");

@@ -9,7 +9,7 @@ use catalog::RecordingDetail;
 use model::TenantId;
 use serde_json::{Value, json};
 
-use super::{Target, erase, hold};
+use super::{Target, bundle, erase, hold, subject_access};
 use crate::app::{App, cli_actor};
 use crate::cli::{HoldCommand, print_json};
 use crate::datadir::DataDir;
@@ -203,4 +203,104 @@ pub async fn annotate_show(app: &App, detail: &RecordingDetail, value: &mut Valu
     value["holds"] = json!(holds.iter().map(hold::hold_json).collect::<Vec<_>>());
     value["under_legal_hold"] = json!(!holds.is_empty());
     Ok(())
+}
+
+/// `onrecord export --tenant ID --participant ADDRESS --out FILE.zip`: the bundle is written to
+/// a temporary file beside FILE and renamed into place once complete and audited, so a failed
+/// export leaves nothing behind; an existing FILE is never overwritten.
+pub async fn subject_access(
+    data_dir: DataDir,
+    tenant: TenantId,
+    participant: &str,
+    file: &Path,
+    json: bool,
+) -> Result<ExitCode> {
+    if participant.trim().is_empty() {
+        bail!("--participant must not be empty");
+    }
+    if file.exists() {
+        bail!("{} exists; refusing to overwrite", file.display());
+    }
+    let app = App::open(data_dir, cli_actor()).await?;
+    let node = NodeKey::load_or_create(&keyring_root(&app.data_dir))?;
+    let request = subject_access::SubjectAccessRequest {
+        tenant: tenant.clone(),
+        participant: model::Pii::new(participant.to_owned()),
+        actor: app.actor.clone(),
+        via: "cli",
+    };
+    let plan = subject_access::plan(&app, &node, &request).await?;
+    let private_key = app.private_key(&tenant)?;
+    let folder = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let partial = tempfile::Builder::new()
+        .prefix(".onrecord-subject-access-")
+        .suffix(".partial")
+        .tempfile_in(&folder)
+        .with_context(|| format!("cannot create a file in {}", folder.display()))?;
+    let (partial, summary) =
+        subject_access::export(&app, &node, &private_key, &request, &plan, partial).await?;
+    partial
+        .as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", partial.path().display()))?;
+    partial
+        .persist_noclobber(file)
+        .map_err(|error| anyhow!("cannot create {}: {}", file.display(), error.error))?;
+    if json {
+        let mut value = serde_json::to_value(&summary)?;
+        value["file"] = json!(file.display().to_string());
+        print_json(&value)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "exported {} recordings ({} erased and {} in progress listed without content) to {}: {} files, manifest sha256 {}",
+            summary.recordings.len(),
+            summary.erased.len(),
+            summary.in_progress.len(),
+            file.display(),
+            summary.files,
+            summary.manifest_sha256,
+        )?;
+        writeln!(
+            out,
+            "verify offline: onrecord audit verify-bundle {} --public-key {}",
+            file.display(),
+            summary.node_public_key
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `onrecord audit verify-bundle FILE.zip [--public-key HEX]`: needs no data dir with a key.
+pub fn verify_bundle(data_dir: DataDir, file: &Path, public_key: Option<&str>) -> Result<ExitCode> {
+    let key = match public_key {
+        Some(text) => nodekey::parse_public_key(text)?,
+        None => NodeKey::load(&keyring_root(&data_dir))
+            .context("no --public-key given and this data dir has no node key")?
+            .public_key(),
+    };
+    let reader = std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let verified = bundle::verify(reader, &key)
+        .map_err(|problem| anyhow!("{} does not verify: {problem}", file.display()))?;
+    writeln!(
+        std::io::stdout().lock(),
+        "bundle verifies: tenant {}, {} recordings, {} erased, {} files ({} bytes), generated at {} by {}, signed by node key {}",
+        verified.tenant,
+        verified.recordings.len(),
+        verified.erased.len(),
+        verified.files,
+        verified.bytes,
+        verified.generated_at,
+        verified.generated_by,
+        hex::encode(key.as_bytes()),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

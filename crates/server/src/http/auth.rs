@@ -28,6 +28,9 @@ pub enum Permission {
     AuditTrail,
     /// Content-blind figures of every tenant.
     OperatorFigures,
+    /// Export everything of one data subject (a subject access bundle): the tenant's admin
+    /// (its data protection officer) only.
+    SubjectAccess,
 }
 
 /// An authenticated caller.
@@ -44,12 +47,15 @@ impl Principal {
     }
 
     pub fn may(&self, permission: Permission) -> bool {
-        use Permission::{AuditTrail, Listen, OperatorFigures, Original, Read};
+        use Permission::{AuditTrail, Listen, OperatorFigures, Original, Read, SubjectAccess};
         match self.role {
             TokenRole::Viewer => matches!(permission, Read | Listen),
             TokenRole::Supervisor => matches!(permission, Read | Listen | Original | AuditTrail),
             TokenRole::Auditor => matches!(permission, Read | AuditTrail),
-            TokenRole::Admin => matches!(permission, Read | Listen | Original | AuditTrail),
+            TokenRole::Admin => matches!(
+                permission,
+                Read | Listen | Original | AuditTrail | SubjectAccess
+            ),
             TokenRole::Operator => matches!(permission, OperatorFigures),
         }
     }

@@ -334,7 +334,7 @@ async fn data_key_of(app: &App, detail: &RecordingDetail) -> Result<DataKey> {
 }
 
 /// Fetches and opens one sealed object of the recording, checking that it belongs to it.
-async fn open_object(
+pub(crate) async fn open_object(
     app: &App,
     detail: &RecordingDetail,
     data_key: &DataKey,
@@ -604,7 +604,13 @@ pub async fn show_json(app: &App, detail: &RecordingDetail) -> Result<(Value, Va
             details: json!({ "segments": stored.segments.len() }),
         }])
         .await?;
-    let transcript = json!({
+    Ok((state, transcript_json(detail, &stored)))
+}
+
+/// The readable view of a transcript: segments with the speaker's address revealed (the
+/// caller is reading the archive).
+pub fn transcript_json(detail: &RecordingDetail, stored: &StoredTranscript) -> Value {
+    json!({
         "model": stored.model,
         "segments": stored.segments.iter().map(|segment| json!({
             "participant": shown_participant(detail, segment.participant, &segment.label),
@@ -619,6 +625,5 @@ pub async fn show_json(app: &App, detail: &RecordingDetail) -> Result<(Value, Va
                 "start_ms": word.start_ms, "end_ms": word.end_ms, "text": word.text,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-    });
-    Ok((state, transcript))
+    })
 }

@@ -401,3 +401,44 @@ fn a_certificate_verifies_with_the_node_key_and_caps_its_findings()
     assert!(crate::nodekey::verify(&changed, CERTIFICATE_KIND, &node.public_key()).is_err());
     Ok(())
 }
+
+/// The cost per call on the live path: one assessment and one signature. Run with
+/// `cargo test -p onrecord --lib certifying_a_call_costs -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn certifying_a_call_costs_microseconds() -> Result<(), Box<dyn std::error::Error>> {
+    use model::clock::{Clock, SystemClock};
+    let dir = tempfile::tempdir()?;
+    let node = NodeKey::load_or_create(dir.path())?;
+    let tenant = TenantId::new("acme")?;
+    let mut facts = clean_call();
+    facts.streams[1].packets_lost = 3;
+    facts.streams[1].gap_map.gaps = vec![gap(GapReason::Loss, 1_000, 1_060, 3)];
+    let calls = 2_000u32;
+    let started = SystemClock.monotonic();
+    let mut bytes = 0;
+    for index in 0..calls {
+        let verdict = assess(&facts);
+        let subject = Subject {
+            recording: RecordingId::from_parts(
+                1_795_860_000_000,
+                [u8::try_from(index % 256).unwrap_or(0); 10],
+            ),
+            tenant: &tenant,
+            source: catalog::RecordingSource::Siprec,
+            started_at: DateTime::from_timestamp_millis(START_UNIX_MS).unwrap_or_default(),
+            duration_ms: 60_000,
+            content_hash: &[7; 32],
+            issued_at: DateTime::from_timestamp_millis(START_UNIX_MS).unwrap_or_default(),
+            client: Some("pbx-1"),
+        };
+        bytes += certificate(&node, &subject, &verdict).document.len();
+    }
+    let elapsed = SystemClock.monotonic().duration_since(started);
+    eprintln!(
+        "{:.1} µs per call (assess + sign), {} bytes per certificate",
+        elapsed.as_secs_f64() * 1e6 / f64::from(calls),
+        bytes / usize::try_from(calls).unwrap_or(1)
+    );
+    Ok(())
+}

@@ -158,3 +158,140 @@ pub(super) fn facts(
         end_reason: format!("{reason:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use model::{ConsentEvidence, ConsentKind, EvidenceSource, Pii};
+    use siprec::session::StreamActivity;
+
+    use super::*;
+
+    fn label(text: &str) -> StreamLabel {
+        StreamLabel::new(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn participant(id: &str, covered: bool, sends_on: &[&str]) -> SessionParticipant {
+        SessionParticipant {
+            id: ParticipantId::new(id),
+            address: Pii::new(format!("sip:{id}@example.com")),
+            name: None,
+            role: String::new(),
+            evidence: if covered {
+                vec![ConsentEvidence {
+                    kind: ConsentKind::Announcement,
+                    at: None,
+                    reference: "prompt-1".into(),
+                    source: EvidenceSource::CallMetadata,
+                }]
+            } else {
+                Vec::new()
+            },
+            opted_out: false,
+            present: true,
+            sends_on: sends_on.iter().map(|l| label(l)).collect(),
+        }
+    }
+
+    fn plan(text: &str, senders: &[&str]) -> StreamPlan {
+        StreamPlan {
+            label: label(text),
+            index: 0,
+            local_port: 40_000,
+            local_rtcp_port: 40_001,
+            remote: None,
+            codecs: Vec::new(),
+            telephone_event: None,
+            activity: StreamActivity::Recording,
+            stream: None,
+            senders: senders.iter().map(|id| ParticipantId::new(*id)).collect(),
+        }
+    }
+
+    fn causes(notes: &CompletenessNotes, stream: &str, kind: GapKind) -> Vec<String> {
+        notes
+            .causes
+            .get(&(stream.to_owned(), kind))
+            .map(|ids| ids.iter().map(|id| id.as_str().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_hold_names_whoever_sent_on_the_stream_even_after_the_metadata_dropped_them() {
+        let mut notes = CompletenessNotes::default();
+        notes.plan(&plan("1", &["alice"]));
+        notes.participants(&[
+            participant("alice", true, &["1"]),
+            participant("bob", true, &["2"]),
+        ]);
+        // RFC 8068 §3.2.2: on hold, the metadata no longer lists Alice's send.
+        let now = [
+            participant("alice", true, &[]),
+            participant("bob", true, &["2"]),
+        ];
+        notes.gap(&label("1"), GapReason::Hold, &now);
+        notes.gap(&label("2"), GapReason::Pause, &now);
+        assert_eq!(causes(&notes, "1", GapKind::Hold), vec!["alice"]);
+        assert_eq!(causes(&notes, "2", GapKind::Pause), Vec::<String>::new());
+        assert!(notes.causes.contains_key(&("2".to_owned(), GapKind::Pause)));
+        // Loss and inactivity are not signalled: nothing noted.
+        notes.gap(&label("2"), GapReason::Loss, &now);
+        assert_eq!(notes.causes.len(), 2);
+    }
+
+    #[test]
+    fn a_consent_gap_names_only_the_uncovered_or_opted_out_senders() {
+        let mut notes = CompletenessNotes::default();
+        let mut carol = participant("carol", true, &["1"]);
+        carol.opted_out = true;
+        let everyone = [
+            participant("alice", true, &["1"]),
+            participant("dave", false, &["1"]),
+            carol,
+            participant("erin", false, &["2"]),
+        ];
+        notes.participants(&everyone);
+        notes.gap(&label("1"), GapReason::NoConsent, &everyone);
+        assert_eq!(
+            causes(&notes, "1", GapKind::NoConsent),
+            vec!["carol", "dave"]
+        );
+    }
+
+    #[test]
+    fn expected_streams_come_from_the_sdp_plan_and_the_metadata() {
+        let mut notes = CompletenessNotes::default();
+        notes.plan(&plan("1", &[]));
+        let metadata: RecordingMetadata = serde_json::from_value(serde_json::json!({
+            "namespace": "rfc7865",
+            "data_mode": "complete",
+            "groups": [], "sessions": [], "participants": [],
+            "streams": [
+                { "id": "s1", "session": null, "label": "1", "associate_time": null, "disassociate_time": null },
+                { "id": "s2", "session": null, "label": "2", "associate_time": null, "disassociate_time": null },
+                { "id": "s3", "session": null, "label": null, "associate_time": null, "disassociate_time": null }
+            ],
+            "session_recording_associations": [],
+            "participant_session_associations": [],
+            "participant_stream_associations": [],
+            "notes": []
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        notes.metadata(&metadata);
+        notes.not_recorded(&label("2"), "no codec".into());
+        notes.not_recorded(&label("2"), "again".into());
+        assert_eq!(
+            notes.expected,
+            BTreeMap::from([
+                (
+                    "1".to_owned(),
+                    BTreeSet::from([Expectation::Sdp, Expectation::Metadata])
+                ),
+                ("2".to_owned(), BTreeSet::from([Expectation::Metadata])),
+            ])
+        );
+        assert_eq!(
+            notes.not_recorded,
+            vec![("2".to_owned(), "no codec".to_owned())]
+        );
+    }
+}

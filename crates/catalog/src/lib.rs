@@ -14,6 +14,7 @@
 //! personal data (addresses and names are [`model::Pii`]).
 
 pub mod audit;
+pub mod completeness;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
@@ -36,6 +37,10 @@ use model::{RecordingId, TenantId};
 pub use audit::{
     AuditBreak, AuditEntry, AuditNote, AuditSummary, BreakReason, NewAuditEntry, StoredAuditEntry,
 };
+pub use completeness::{
+    CertificateCounts, CertificateQuery, Completeness, CompletenessVerdict, NewCertificate,
+    StoredCertificate,
+};
 pub use error::{CatalogError, Conflict};
 pub use governance::Governance;
 pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
@@ -49,7 +54,9 @@ pub use types::*;
 /// Every write that belongs to an audited action writes its audit entry in the same
 /// transaction: either both are stored or neither is.
 #[async_trait]
-pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debug {
+pub trait Catalog:
+    Governance + TranscriptionJobs + Completeness + Send + Sync + std::fmt::Debug
+{
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
     async fn register_tenant(

@@ -22,6 +22,7 @@ use crate::types::{
 };
 use crate::{Catalog, check_audit_limit};
 
+mod completeness;
 mod governance;
 
 #[derive(Debug, Default)]
@@ -40,6 +41,7 @@ pub(crate) struct State {
     holds: Vec<crate::governance::Hold>,
     pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
     tokens: BTreeMap<String, ApiToken>,
+    pub(crate) certificates: HashMap<RecordingId, crate::completeness::StoredCertificate>,
 }
 
 impl State {
@@ -183,6 +185,19 @@ impl Catalog for MemoryCatalog {
                 id,
             );
             state.sealed_keys.insert(id, item.sealed_key);
+            if let Some(certificate) = item.certificate {
+                state.certificates.insert(
+                    id,
+                    crate::completeness::StoredCertificate {
+                        recording: id,
+                        tenant: item.recording.tenant.clone(),
+                        started_at: item.recording.started_at,
+                        verdict: certificate.verdict,
+                        gap_count: certificate.gap_count,
+                        document: certificate.document,
+                    },
+                );
+            }
             state.recordings.insert(
                 id,
                 RecordingDetail {

@@ -48,6 +48,7 @@ use crate::types::{
 };
 use crate::{Catalog, check_audit_limit};
 
+mod completeness;
 mod governance;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -246,6 +246,30 @@ pub(crate) async fn insert_recordings(
                 .push_bind(item.sealed_key.as_slice());
         },
     )
+    .await?;
+
+    let certificates: Vec<_> = rows
+        .iter()
+        .filter_map(|(item, id)| {
+            let certificate = item.certificate.as_ref()?;
+            Some((id.as_str(), &item.recording, certificate))
+        })
+        .collect();
+    insert_rows(
+        connection,
+        "INSERT INTO completeness_certificates \
+         (recording_id, tenant_id, started_at, verdict, gap_count, document) ",
+        &certificates,
+        |mut values, (id, recording, certificate)| {
+            values
+                .push_bind(*id)
+                .push_bind(recording.tenant.as_str())
+                .push_bind(to_millis(&recording.started_at))
+                .push_bind(certificate.verdict.as_str())
+                .push_bind(i64::from(certificate.gap_count))
+                .push_bind(certificate.document.as_str());
+        },
+    )
     .await
 }
 

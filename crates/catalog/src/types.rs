@@ -11,6 +11,7 @@ use model::{
 use serde_json::Value;
 
 use crate::audit::AuditNote;
+use crate::completeness::NewCertificate;
 use crate::error::{CatalogError, Conflict};
 use crate::time::truncate_millis;
 
@@ -186,6 +187,8 @@ pub struct NewRecording {
     pub sealed_key: Vec<u8>,
     /// The audit entry written with the commit (at `created_at`, with tenant and recording).
     pub audit: AuditNote,
+    /// The recording's signed completeness certificate, stored in the same transaction.
+    pub certificate: Option<NewCertificate>,
 }
 
 /// What happened to one recording of a batch.
@@ -361,6 +364,7 @@ pub(crate) struct CheckedRecording {
     pub streams: Vec<Stream>,
     pub sealed_key: Vec<u8>,
     pub audit: AuditNote,
+    pub certificate: Option<NewCertificate>,
 }
 
 impl NewRecording {
@@ -468,6 +472,9 @@ impl NewRecording {
         }
         let mut streams = self.streams.clone();
         streams.sort_by(|left, right| left.label.cmp(&right.label));
+        if let Some(certificate) = &self.certificate {
+            certificate.checked()?;
+        }
         if self.sealed_key.is_empty() || self.sealed_key.len() > MAX_SEALED_KEY_BYTES {
             return Err(CatalogError::Invalid(format!(
                 "sealed key must be 1 to {MAX_SEALED_KEY_BYTES} bytes"
@@ -493,6 +500,7 @@ impl NewRecording {
             streams,
             sealed_key: self.sealed_key.clone(),
             audit: self.audit.clone(),
+            certificate: self.certificate.clone(),
         })
     }
 }

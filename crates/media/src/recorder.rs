@@ -52,6 +52,12 @@ pub struct RecorderStatistics {
     pub not_delivered: u64,
     pub loss_gaps: u64,
     pub inactivity_gaps: u64,
+    /// Times a new SSRC replaced the current one (RFC 3550 §8.2), from the receiver.
+    pub ssrc_changes: u64,
+    /// Arrival of the first and the last stored audio packet, in milliseconds since the
+    /// stream's start (a late start or an early end of the media shows here).
+    pub first_audio_ms: Option<u32>,
+    pub last_audio_ms: Option<u32>,
     /// Summed over every source of the stream.
     pub receive: ReceiveStatistics,
 }
@@ -246,6 +252,8 @@ impl StreamRecorder {
         }
         self.end_time = self.end_time.max(time.saturating_add(duration));
         self.statistics.audio_records += 1;
+        self.statistics.first_audio_ms.get_or_insert(arrival_ms);
+        self.statistics.last_audio_ms = Some(arrival_ms);
         self.write_record(&Record::Audio {
             time,
             sequence: extended_sequence as u32,
@@ -451,6 +459,7 @@ impl StreamRecorder {
     pub fn statistics(&self) -> RecorderStatistics {
         RecorderStatistics {
             receive: self.receiver.total_statistics(),
+            ssrc_changes: u64::from(self.receiver.ssrc_changes()),
             ..self.statistics
         }
     }

@@ -107,6 +107,32 @@ fn missing_packet_is_rendered_as_silence_at_its_place() -> Result<(), Box<dyn Er
 }
 
 #[test]
+fn statistics_count_ssrc_changes_and_when_audio_started_and_stopped() -> Result<(), Box<dyn Error>>
+{
+    let mut session = Session::new(0, LIVE_CHUNK_SIZE)?;
+    let from = |ssrc: u32, index: u16| {
+        let mut packet = g711(0, index, 0x80);
+        packet[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        packet
+    };
+    // The first source from 300 ms, then a transfer to another SSRC.
+    for index in 0..10u16 {
+        session.packet(300 + u64::from(index) * 20, &from(0x0bad_cafe, index))?;
+    }
+    for index in 0..10u16 {
+        session.packet(
+            500 + u64::from(index) * 20,
+            &from(0x0dec_afe0, 5_000 + index),
+        )?;
+    }
+    let statistics = session.recorder.statistics();
+    assert_eq!(statistics.ssrc_changes, 1);
+    assert_eq!(statistics.first_audio_ms, Some(300));
+    assert_eq!(statistics.last_audio_ms, Some(680));
+    Ok(())
+}
+
+#[test]
 fn wav_header_is_riff_pcm_mono_16_bit() {
     let header = wav_header(16_000, 1_000);
     assert_eq!(&header[0..4], b"RIFF");

@@ -147,6 +147,8 @@ fn synthetic(tenant: &TenantId, index: u64, now: chrono::DateTime<chrono::Utc>) 
         streams: Vec::new(),
         sealed_key: vec![0u8; seal::SEALED_DATA_KEY_LEN],
         audit: AuditNote::new("bench", "import.accepted", json!({})),
+        // Synthetic rows for the API benchmark: no call was recorded, so nothing to certify.
+        certificate: None,
     }
 }
 

@@ -195,6 +195,27 @@ pub enum Command {
         #[arg(long)]
         tenant: String,
     },
+    /// Governance reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Calls whose completeness certificate found gaps (lost packets, pauses, holds,
+    /// missing streams, metadata gaps), with a summary.
+    Completeness {
+        #[arg(long)]
+        tenant: String,
+        /// Recordings started at or after (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// List complete calls too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +289,13 @@ pub enum AuditCommand {
     /// Verify a subject access bundle offline: signature, every file's size and SHA-256, no
     /// unlisted file.
     VerifyBundle {
+        file: PathBuf,
+        /// The node's Ed25519 public key (hex); default: this data dir's node key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Verify a signed completeness certificate offline (a certificate or `show --json` output).
+    VerifyCertificate {
         file: PathBuf,
         /// The node's Ed25519 public key (hex); default: this data dir's node key.
         #[arg(long)]
@@ -522,6 +550,7 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             let detail = readback::show(&app, parse_recording(&id)?).await?;
             let mut value = readback::recording_json(&detail);
             crate::governance::cli::annotate_show(&app, &detail, &mut value).await?;
+            crate::completeness::cli::annotate_show(&app, &detail, &mut value).await?;
             let (transcription, transcript) =
                 crate::transcription::show_json(&app, &detail).await?;
             value["transcription"] = transcription;
@@ -731,6 +760,33 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
         }
         Command::Audit(AuditCommand::VerifyBundle { file, public_key }) => {
             return crate::governance::cli::verify_bundle(data_dir, &file, public_key.as_deref());
+        }
+        Command::Audit(AuditCommand::VerifyCertificate { file, public_key }) => {
+            return crate::completeness::cli::verify_certificate(
+                data_dir,
+                &file,
+                public_key.as_deref(),
+            );
+        }
+        Command::Report(ReportCommand::Completeness {
+            tenant,
+            since,
+            all,
+            json,
+        }) => {
+            let since = since
+                .as_deref()
+                .map(crate::transcription::cli::parse_time)
+                .transpose()
+                .map_err(|e| anyhow!("--since: {e}"))?;
+            return crate::completeness::cli::report(
+                data_dir,
+                parse_tenant(&tenant)?,
+                since,
+                all,
+                json,
+            )
+            .await;
         }
         Command::Audit(AuditCommand::NodeKey) => {
             let key = crate::nodekey::NodeKey::load_or_create(&data_dir.root().join("keyring"))?;

@@ -87,6 +87,7 @@ pub async fn record_calls(
                 ),
             ],
             seconds: CALL_SECONDS,
+            lost: None,
         },
         Call {
             parties: [
@@ -100,6 +101,7 @@ pub async fn record_calls(
                 ),
             ],
             seconds: CALL_SECONDS,
+            lost: None,
         },
         // No evidence for the customer: the all-party policy refuses it.
         Call {
@@ -114,6 +116,7 @@ pub async fn record_calls(
                 ),
             ],
             seconds: 1,
+            lost: None,
         },
     ];
     let placed =

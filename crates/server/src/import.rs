@@ -192,6 +192,8 @@ struct Context {
     catalog: Arc<dyn Catalog>,
     actor: String,
     now: DateTime<Utc>,
+    /// Signs each imported recording's completeness certificate.
+    node: crate::nodekey::NodeKey,
     /// Content hashes claimed by a file of this run, so two copies of one file in one run
     /// are stored once.
     claimed: Mutex<HashMap<[u8; 32], PathBuf>>,
@@ -339,6 +341,26 @@ fn seal_recording(
     let object_digest = *blake3::hash(sealed.as_bytes()).as_bytes();
     let key = ObjectKey::for_stream(&context.tenant, accepted.sidecar.started_at, id, &label);
     let format = accepted.facts.format.as_str().to_owned();
+    let verdict = crate::completeness::assess_import(&crate::completeness::ImportFacts {
+        participants: accepted.sidecar.participants.len(),
+        declared_channels: accepted.sidecar.codec.map(|codec| codec.channels),
+        decoded_channels: accepted.facts.channels,
+        duration_ms: accepted.facts.duration_ms,
+    });
+    let certificate = crate::completeness::certificate(
+        &context.node,
+        &crate::completeness::Subject {
+            recording: id,
+            tenant: &context.tenant,
+            source: RecordingSource::Import,
+            started_at: accepted.sidecar.started_at,
+            duration_ms: accepted.facts.duration_ms,
+            content_hash: &accepted.content_hash,
+            issued_at: context.now,
+            client: None,
+        },
+        &verdict,
+    );
 
     let recording = NewRecording {
         id,
@@ -380,8 +402,10 @@ fn seal_recording(
                 "format": format,
                 "duration_ms": accepted.facts.duration_ms,
                 "participants": accepted.sidecar.participants.len(),
+                "completeness": certificate.verdict.as_str(),
             }),
         ),
+        certificate: Some(certificate),
     };
     let imported = Imported {
         file: PathBuf::new(),
@@ -523,6 +547,7 @@ pub async fn import(app: &App, request: ImportRequest) -> Result<ImportSummary> 
         catalog: app.catalog.clone(),
         actor: app.actor.clone(),
         now: app.clock.wall(),
+        node: crate::nodekey::NodeKey::load_or_create(&app.data_dir.root().join("keyring"))?,
         claimed: Mutex::new(HashMap::new()),
     });
 

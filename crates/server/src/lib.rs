@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod bench_api;
 pub mod cli;
+pub mod completeness;
 pub mod config;
 pub mod datadir;
 pub mod demo;

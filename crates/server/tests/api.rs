@@ -571,6 +571,16 @@ async fn detail_shows_participants_evidence_streams_and_digests() {
         64
     );
     assert!(detail["gap_maps"].is_object());
+    assert_eq!(detail["completeness"]["verdict"], "complete");
+    assert_eq!(detail["completeness"]["gap_count"], 0);
+    assert_eq!(
+        detail["completeness"]["certificate"]["kind"],
+        "onrecord.completeness-certificate.v1"
+    );
+    assert_eq!(
+        detail["completeness"]["certificate"]["body"]["recording"],
+        world.acme[0].to_string()
+    );
 }
 
 #[tokio::test]
@@ -720,6 +730,7 @@ async fn the_web_ui_signs_in_with_a_token_and_shows_only_the_tenants_calls() {
         "<audio",
         "streams/original/audio",
         "may not read audit trails",
+        "<dt>Completeness</dt><dd>complete</dd>",
     ] {
         assert!(html.contains(expected), "call page lacks {expected}");
     }

@@ -130,6 +130,19 @@ fn a_sipp_siprec_call_is_archived_and_exports_the_pcap_payload_byte_for_byte() -
     assert_eq!(first["codec"], "pcma");
     assert_eq!(first["statistics"]["packets"], 236);
     assert_eq!(first["statistics"]["lost"], 0);
+    // SIPp plays its pcap on the first m-line only: the completeness certificate says that
+    // stream 2, announced by SDP and metadata, got nothing, and that stream 1 lost nothing.
+    let certificate = &shown["completeness"]["certificate"]["body"];
+    assert_eq!(shown["completeness"]["verdict"], "gaps");
+    assert_eq!(
+        certificate["findings"],
+        serde_json::json!([{ "kind": "stream-missing", "stream": "2",
+            "expected_by": ["sdp", "metadata"], "why": "no RTP packet arrived" }])
+    );
+    assert_eq!(
+        certificate["packets"],
+        serde_json::json!({ "expected": 236, "received": 236, "lost": 0 })
+    );
 
     let out = sandbox.path("export");
     sandbox.ok(&["export", id, "--out", out.to_str().unwrap_or_default()]);

@@ -150,5 +150,6 @@ pub fn sample_recording(tenant: &str, index: u32) -> NewRecording {
             "import.accepted",
             json!({ "file": format!("call-{index:05}.wav") }),
         ),
+        certificate: None,
     }
 }

@@ -12,6 +12,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod audit_cases;
+mod completeness_cases;
 mod fixtures;
 mod hold_cases;
 mod recording_cases;
@@ -19,6 +20,7 @@ mod token_cases;
 mod transcription_cases;
 
 pub use audit_cases::*;
+pub use completeness_cases::*;
 pub use fixtures::*;
 pub use hold_cases::*;
 pub use recording_cases::*;

@@ -285,7 +285,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/recordings/{id}", tag = "recordings",
     params(("id" = String, Path, description = "Recording id")),
     responses(
-        (status = 200, description = "Participants, consent evidence, streams, gap maps, statistics, digests", body = Object),
+        (status = 200, description = "Participants, consent evidence, streams, gap maps, statistics, digests, and the signed completeness certificate (`completeness`)", body = Object),
         (status = 401, description = "No valid token"),
         (status = 404, description = "No such recording in the token's tenant"),
     ),
@@ -304,7 +304,16 @@ pub async fn show(
         json!({ "via": "http" }),
     )
     .await?;
-    Ok(Json(detail_json(&detail)))
+    let mut value = detail_json(&detail);
+    let certificate = state
+        .app()
+        .catalog
+        .completeness_certificate(&detail.recording.id)
+        .await?;
+    value["completeness"] = certificate
+        .as_ref()
+        .map_or(Value::Null, crate::completeness::cli::certificate_json);
+    Ok(Json(value))
 }
 
 /// Answers a body that `source` produces, honouring `Range`.

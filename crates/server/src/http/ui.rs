@@ -427,6 +427,8 @@ struct CallPage {
     players: Vec<PlayerView>,
     participants: Vec<ParticipantView>,
     gaps: Vec<GapView>,
+    /// `complete`, `gaps: N (kinds)`, or empty for a recording without a certificate.
+    completeness: String,
     audit: Vec<AuditView>,
 }
 
@@ -608,6 +610,18 @@ async fn call_page(
     } else {
         Vec::new()
     };
+    let completeness = match state
+        .app()
+        .catalog
+        .completeness_certificate(&detail.recording.id)
+        .await
+    {
+        Ok(stored) => stored
+            .as_ref()
+            .map(crate::completeness::cli::summary_line)
+            .unwrap_or_default(),
+        Err(error) => return failure(Some(&principal), error.into()),
+    };
     let recording = &detail.recording;
     let mut participants: Vec<ParticipantView> = detail
         .participants
@@ -660,6 +674,7 @@ async fn call_page(
             players,
             participants,
             gaps: gaps_of(&detail),
+            completeness,
             audit,
         },
     )

@@ -37,6 +37,17 @@ pub struct Party {
 pub struct Call {
     pub parties: [Party; 2],
     pub seconds: u32,
+    /// Packets never sent, as if lost on the way (tests of loss accounting).
+    pub lost: Option<LostPackets>,
+}
+
+/// A run of packets of one stream that the client does not send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostPackets {
+    /// The stream's position in the offer (0 or 1).
+    pub stream: usize,
+    /// Packet numbers (from 0, one per 20 ms).
+    pub packets: std::ops::Range<u64>,
 }
 
 /// How the recording server answered.
@@ -266,6 +277,13 @@ pub async fn place(server: SocketAddr, call: &Call, at: &str) -> Result<Outcome>
     for number in 0..frames {
         ticker.tick().await;
         for (index, socket) in rtp.iter().enumerate() {
+            if call
+                .lost
+                .as_ref()
+                .is_some_and(|lost| lost.stream == index && lost.packets.contains(&number))
+            {
+                continue;
+            }
             let mut packet = Vec::with_capacity(12 + FRAME);
             packet.push(0x80);
             packet.push(if number == 0 { 0x80 } else { 0x00 });

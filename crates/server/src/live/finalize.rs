@@ -1,7 +1,7 @@
 //! Turning an ended live session into a recording: the last chunk of every stream sealed, the
 //! streams published to the tenant's region, the metadata timeline sealed as an object, and the
-//! recording committed (with participants, evidence, statistics and gap maps) by the group
-//! committer.
+//! recording committed (with participants, evidence, statistics, gap maps and its signed
+//! completeness certificate) by the group committer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +15,12 @@ use seal::{ContainerHeader, DataKey, SealedDataKey};
 use serde_json::json;
 use siprec::session::{EndReason, SessionParticipant, StreamPlan};
 
+use super::certify::{self, CompletenessNotes};
 use super::committer::Committer;
 use super::media::{FinishedStream, MediaEngine, SessionKey};
 use super::server::{LIVE_STREAM_CONTENT_TYPE, METADATA_STREAM_LABEL};
+use crate::completeness;
+use crate::nodekey::NodeKey;
 
 /// What the driver keeps about a session in progress.
 pub(super) struct LiveSession {
@@ -38,19 +41,37 @@ pub(super) struct LiveSession {
     /// Each metadata version as received, serialised at once: a compact string per version
     /// costs far less memory per call than a JSON tree.
     pub(super) metadata_timeline: Vec<String>,
+    /// What the completeness certificate needs to know, noted as signalling arrives.
+    pub(super) completeness: CompletenessNotes,
 }
 
-/// Seals the rest of each stream, publishes it, seals the metadata timeline, and commits.
+/// Where a finished session goes: the region store, the group committer, and the node key
+/// that signs its completeness certificate.
+#[derive(Clone)]
+pub(super) struct Archiving {
+    pub(super) media: Arc<MediaEngine>,
+    pub(super) store: RegionStore,
+    pub(super) committer: Committer,
+    pub(super) node: Arc<NodeKey>,
+}
+
+/// Seals the rest of each stream, publishes it, seals the metadata timeline, certifies the
+/// recording's completeness, and commits.
 pub(super) async fn finalize(
     id: RecordingId,
     live: LiveSession,
     reason: EndReason,
     ended_at: DateTime<Utc>,
-    media: Arc<MediaEngine>,
-    store: RegionStore,
-    committer: Committer,
+    archiving: Archiving,
 ) -> Result<()> {
+    let Archiving {
+        media,
+        store,
+        committer,
+        node,
+    } = archiving;
     let finished: Vec<FinishedStream> = media.finish(live.key).await;
+    let verdict = completeness::assess(&certify::facts(&live, &finished, reason));
     let duration_ms = u64::try_from((ended_at - live.started_at).num_milliseconds()).unwrap_or(0);
     let mut streams = Vec::new();
     let mut statistics = serde_json::Map::new();
@@ -147,6 +168,23 @@ pub(super) async fn finalize(
             evidence: p.evidence.clone(),
         })
         .collect();
+    let content_hash = *blake3::hash(&hash_input).as_bytes();
+    // One signature per call, computed here on the finalising task (not the committer's):
+    // the commit path stays one transaction for the whole batch.
+    let certificate = completeness::certificate(
+        &node,
+        &completeness::Subject {
+            recording: id,
+            tenant: &live.tenant,
+            source: RecordingSource::Siprec,
+            started_at: live.started_at,
+            duration_ms,
+            content_hash: &content_hash,
+            issued_at: ended_at,
+            client: Some(&live.client),
+        },
+        &verdict,
+    );
     let recording = NewRecording {
         id,
         tenant: live.tenant.clone(),
@@ -156,7 +194,7 @@ pub(super) async fn finalize(
         duration_ms,
         direction: Direction::Unknown,
         tags: vec!["siprec".into()],
-        content_hash: *blake3::hash(&hash_input).as_bytes(),
+        content_hash,
         details: json!({
             "client": live.client,
             "call_id": live.call_id,
@@ -174,8 +212,13 @@ pub(super) async fn finalize(
         audit: AuditNote::new(
             format!("siprec:{}", live.client),
             "siprec.recorded",
-            json!({ "end_reason": format!("{reason:?}"), "duration_ms": duration_ms }),
+            json!({
+                "end_reason": format!("{reason:?}"),
+                "duration_ms": duration_ms,
+                "completeness": certificate.verdict.as_str(),
+            }),
         ),
+        certificate: Some(certificate),
     };
     committer
         .commit(recording)

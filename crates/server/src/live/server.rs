@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::committer::Committer;
-use super::finalize::{LiveSession, finalize};
+use super::finalize::{Archiving, LiveSession, finalize};
 use super::media::{MediaEngine, MediaEvent, SessionKey, StreamSetup};
 use super::ports::{PortAllocator, PortPair};
 use crate::app::App;
@@ -115,6 +115,8 @@ struct Driver {
     clients: Vec<(crate::config::Network, Arc<ClientPolicy>)>,
     media: Arc<MediaEngine>,
     committer: Committer,
+    /// Signs each recording's completeness certificate; loaded once at start.
+    node: Arc<crate::nodekey::NodeKey>,
     spool: Spool,
     sessions: HashMap<RecordingId, LiveSession>,
     next_key: SessionKey,
@@ -214,6 +216,10 @@ pub async fn serve(
         app.archive.clone(),
         options.commit_delay,
     );
+    let node = Arc::new(
+        crate::nodekey::NodeKey::load_or_create(&app.data_dir.root().join("keyring"))
+            .context("cannot load the node key that signs completeness certificates")?,
+    );
     let spool = Spool::open(app.data_dir.spool_path())?;
     recover_spool(&spool);
 
@@ -229,6 +235,7 @@ pub async fn serve(
         tcp_writers: HashMap::new(),
         media,
         committer,
+        node,
         spool,
         sessions: HashMap::new(),
         next_key: 1,
@@ -463,6 +470,8 @@ impl Driver {
                 participants,
             } => {
                 if let Some(live) = self.sessions.get_mut(&session) {
+                    live.completeness.metadata(&metadata);
+                    live.completeness.participants(&participants);
                     live.metadata_timeline.push(
                         json!({
                             "received_at": self.app.clock.wall().to_rfc3339(),
@@ -481,7 +490,9 @@ impl Driver {
                 label,
                 reason,
             } => {
-                if let Some(live) = self.sessions.get(&session) {
+                if let Some(live) = self.sessions.get_mut(&session) {
+                    live.completeness
+                        .gap(&label, pause_gap(reason), &live.participants);
                     self.media
                         .gap(live.key, Some(label), pause_gap(reason), true);
                 }
@@ -547,8 +558,11 @@ impl Driver {
             participants: started.participants.clone(),
             streams: HashMap::new(),
             metadata_timeline: Vec::new(),
+            completeness: Default::default(),
         };
+        live.completeness.participants(&started.participants);
         if let Some(metadata) = &started.metadata {
+            live.completeness.metadata(metadata);
             live.metadata_timeline.push(
                 json!({ "received_at": started.started_at.to_rfc3339(), "metadata": metadata })
                     .to_string(),
@@ -568,6 +582,7 @@ impl Driver {
         let monotonic = self.app.clock.monotonic();
         let mut setups = Vec::new();
         for plan in streams {
+            live.completeness.plan(&plan);
             if live.streams.contains_key(&plan.label) {
                 continue;
             }
@@ -578,6 +593,10 @@ impl Driver {
                 .remove(&plan.local_port);
             let Some(ports) = taken else {
                 tracing::warn!(session = %session, label = %plan.label, "no bound sockets for an answered stream");
+                live.completeness.not_recorded(
+                    &plan.label,
+                    "no bound sockets for the answered stream".into(),
+                );
                 continue;
             };
             match stream_setup(
@@ -593,7 +612,9 @@ impl Driver {
                     live.streams.insert(plan.label.clone(), plan);
                 }
                 Err(error) => {
-                    tracing::error!(session = %session, error = %format!("{error:#}"), "cannot record a stream")
+                    tracing::error!(session = %session, error = %format!("{error:#}"), "cannot record a stream");
+                    live.completeness
+                        .not_recorded(&plan.label, format!("{error:#}"));
                 }
             }
         }
@@ -610,6 +631,8 @@ impl Driver {
             self.media.add_streams(key, setups);
         }
         for (label, reason) in paused {
+            live.completeness
+                .gap(&label, pause_gap(reason), &live.participants);
             self.media.gap(key, Some(label), pause_gap(reason), true);
         }
     }
@@ -685,8 +708,6 @@ impl Driver {
         let Some(live) = self.sessions.remove(&id) else {
             return;
         };
-        let media = self.media.clone();
-        let committer = self.committer.clone();
         let store = match self.app.archive.for_placement(&live.placement) {
             Ok(store) => store.clone(),
             Err(error) => {
@@ -694,8 +715,14 @@ impl Driver {
                 return;
             }
         };
+        let archiving = Archiving {
+            media: self.media.clone(),
+            store,
+            committer: self.committer.clone(),
+            node: self.node.clone(),
+        };
         self.finalizing.spawn(async move {
-            if let Err(error) = finalize(id, live, reason, ended_at, media, store, committer).await {
+            if let Err(error) = finalize(id, live, reason, ended_at, archiving).await {
                 tracing::error!(session = %id, error = %format!("{error:#}"), "a finished call could not be archived");
             }
         });

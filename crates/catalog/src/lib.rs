@@ -28,6 +28,7 @@ mod sqlite_read;
 mod sqlite_tokens;
 mod time;
 pub mod tokens;
+pub mod transparency;
 mod types;
 
 use async_trait::async_trait;
@@ -42,6 +43,7 @@ pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
 pub use sqlite::SqliteCatalog;
 pub use tokens::{ApiToken, EvidenceCoverage, NewToken, TokenRole};
+pub use transparency::TransparencyStore;
 pub use types::*;
 
 /// The catalog's operations. Object-safe, so the server holds an `Arc<dyn Catalog>`.
@@ -49,7 +51,9 @@ pub use types::*;
 /// Every write that belongs to an audited action writes its audit entry in the same
 /// transaction: either both are stored or neither is.
 #[async_trait]
-pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debug {
+pub trait Catalog:
+    Governance + TranscriptionJobs + TransparencyStore + Send + Sync + std::fmt::Debug
+{
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
     async fn register_tenant(

@@ -23,6 +23,7 @@ use crate::types::{
 use crate::{Catalog, check_audit_limit};
 
 mod governance;
+mod transparency;
 
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
@@ -40,6 +41,7 @@ pub(crate) struct State {
     holds: Vec<crate::governance::Hold>,
     pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
     tokens: BTreeMap<String, ApiToken>,
+    pub(crate) transparency: transparency::LogState,
 }
 
 impl State {

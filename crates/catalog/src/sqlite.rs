@@ -49,6 +49,7 @@ use crate::types::{
 use crate::{Catalog, check_audit_limit};
 
 mod governance;
+mod transparency;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 

@@ -1,13 +1,18 @@
-//! Governance commands: legal holds, erasure with signed receipts, retention.
+//! Governance commands: legal holds, erasure with signed receipts, retention, signed audit
+//! checkpoints and the content-blind transparency log.
 //!
 //! The rules live in the catalog (a held recording cannot be erased, checked inside the
 //! erasing transaction); this module resolves what a command names, checks the node-level
 //! rules (minimum retention), deletes objects from the region store after the catalog has
 //! destroyed the sealed key, and signs receipts with the node key.
 
+pub mod checkpoint;
 pub mod cli;
 pub mod erase;
 pub mod hold;
+pub mod transparency;
+pub mod transparency_cli;
+pub mod transparency_report;
 
 use anyhow::{Result, anyhow};
 use model::RecordingId;

@@ -240,7 +240,11 @@ pub fn verify_consistency(
         if !consistency_path.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        let expected = if first == 0 { empty_root() } else { *second_hash };
+        let expected = if first == 0 {
+            empty_root()
+        } else {
+            *second_hash
+        };
         return if *first_hash == expected {
             Ok(())
         } else {

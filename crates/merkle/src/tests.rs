@@ -142,7 +142,10 @@ fn consistency_proofs_of_the_rfc_example_are_the_ones_it_lists() {
         vec![t.c, t.d, t.g, t.l]
     );
     assert_eq!(consistency_proof(4, &t.leaves).unwrap(), vec![t.l]);
-    assert_eq!(consistency_proof(6, &t.leaves).unwrap(), vec![t.i, t.j, t.k]);
+    assert_eq!(
+        consistency_proof(6, &t.leaves).unwrap(),
+        vec![t.i, t.j, t.k]
+    );
 }
 
 fn flip(hash: &Hash, bit: usize) -> Hash {
@@ -170,8 +173,12 @@ fn every_inclusion_proof_of_trees_up_to_64_leaves_verifies_and_any_flip_fails() 
                 "leaf {index} of {size}"
             );
             for bit in SAMPLE_BITS {
-                assert!(verify_inclusion(index, size64, &flip(leaf, bit), &proof, &root_hash).is_err());
-                assert!(verify_inclusion(index, size64, leaf, &proof, &flip(&root_hash, bit)).is_err());
+                assert!(
+                    verify_inclusion(index, size64, &flip(leaf, bit), &proof, &root_hash).is_err()
+                );
+                assert!(
+                    verify_inclusion(index, size64, leaf, &proof, &flip(&root_hash, bit)).is_err()
+                );
                 for position in 0..proof.len() {
                     let mut changed = proof.clone();
                     changed[position] = flip(&changed[position], bit);
@@ -273,7 +280,10 @@ fn out_of_range_requests_are_errors_not_panics() {
     assert!(verify_inclusion(0, 2, &tree[0], &[tree[1]; 65], &tree[0]).is_err());
     assert!(verify_inclusion(u64::MAX, u64::MAX, &tree[0], &[tree[1]; 64], &tree[0]).is_err());
     // The empty tree is extended by every tree; a tree by itself.
-    assert_eq!(verify_consistency(0, 5, &root(&[]), &root(&tree), &[]), Ok(()));
+    assert_eq!(
+        verify_consistency(0, 5, &root(&[]), &root(&tree), &[]),
+        Ok(())
+    );
     assert_eq!(
         verify_consistency(5, 5, &root(&tree), &root(&tree), &[]),
         Ok(())

@@ -3,9 +3,9 @@
 use chrono::Duration;
 
 use super::fixtures::{base_time, register, sample_recording, tenant_id};
+use crate::Catalog;
 use crate::error::{CatalogError, Conflict};
 use crate::transparency::{CheckpointRecord, LogPosition, NewLeaf};
-use crate::Catalog;
 
 fn checkpoint(seq: u64, seconds: i64) -> CheckpointRecord {
     CheckpointRecord {
@@ -18,7 +18,13 @@ fn checkpoint(seq: u64, seconds: i64) -> CheckpointRecord {
 }
 
 pub async fn mirrored_checkpoints_round_trip_in_seq_order_and_repeat_once(catalog: &dyn Catalog) {
-    assert!(catalog.mirrored_checkpoints().await.expect("read").is_empty());
+    assert!(
+        catalog
+            .mirrored_checkpoints()
+            .await
+            .expect("read")
+            .is_empty()
+    );
     for stored in [checkpoint(9, 2), checkpoint(4, 1), checkpoint(4, 1)] {
         catalog.mirror_checkpoint(&stored).await.expect("mirror");
     }
@@ -30,7 +36,11 @@ pub async fn mirrored_checkpoints_round_trip_in_seq_order_and_repeat_once(catalo
     let expected = checkpoint(9, 2);
     assert_eq!(mirrored[1].at, crate::time::truncate_millis(&expected.at));
     assert_eq!(
-        (mirrored[1].hash, mirrored[1].public_key, mirrored[1].signature),
+        (
+            mirrored[1].hash,
+            mirrored[1].public_key,
+            mirrored[1].signature
+        ),
         (expected.hash, expected.public_key, expected.signature)
     );
 }
@@ -45,9 +55,7 @@ fn leaf(audit_seq: u64, recording: model::RecordingId, event: &str) -> NewLeaf {
     }
 }
 
-pub async fn leaves_get_consecutive_indexes_and_the_cursor_moves_with_them(
-    catalog: &dyn Catalog,
-) {
+pub async fn leaves_get_consecutive_indexes_and_the_cursor_moves_with_them(catalog: &dyn Catalog) {
     register(catalog, "acme").await;
     let first = sample_recording("acme", 0);
     let second = sample_recording("acme", 1);
@@ -57,7 +65,10 @@ pub async fn leaves_get_consecutive_indexes_and_the_cursor_moves_with_them(
         .append_leaves(
             &start,
             3,
-            &[leaf(2, first.id, "committed"), leaf(3, second.id, "committed")],
+            &[
+                leaf(2, first.id, "committed"),
+                leaf(3, second.id, "committed"),
+            ],
         )
         .await
         .expect("append");
@@ -89,8 +100,17 @@ pub async fn leaves_get_consecutive_indexes_and_the_cursor_moves_with_them(
     let page = catalog.leaves(1, 1).await.expect("page");
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].recording, second.id);
-    assert!(catalog.leaves(3, 10).await.expect("past the end").is_empty());
-    let of_first = catalog.leaves_for_recording(&first.id).await.expect("first");
+    assert!(
+        catalog
+            .leaves(3, 10)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
+    let of_first = catalog
+        .leaves_for_recording(&first.id)
+        .await
+        .expect("first");
     let events: Vec<&str> = of_first.iter().map(|leaf| leaf.event.as_str()).collect();
     assert_eq!(events, vec!["committed", "erased"]);
     assert!(matches!(

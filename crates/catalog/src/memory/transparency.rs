@@ -6,8 +6,7 @@ use model::RecordingId;
 use super::MemoryCatalog;
 use crate::error::CatalogError;
 use crate::transparency::{
-    CheckpointRecord, Leaf, LogPosition, NewLeaf, TransparencyStore, check_append,
-    check_leaf_limit,
+    CheckpointRecord, Leaf, LogPosition, NewLeaf, TransparencyStore, check_append, check_leaf_limit,
 };
 
 #[derive(Debug, Default)]
@@ -38,7 +37,8 @@ impl TransparencyStore for MemoryCatalog {
             .any(|stored| stored.seq == checkpoint.seq && stored.at == checkpoint.at)
         {
             log.checkpoints.push(checkpoint);
-            log.checkpoints.sort_by_key(|stored| (stored.seq, stored.at));
+            log.checkpoints
+                .sort_by_key(|stored| (stored.seq, stored.at));
         }
         Ok(())
     }

@@ -10,8 +10,7 @@ use crate::error::CatalogError;
 use crate::sqlite_read as read;
 use crate::time::{from_millis, to_millis};
 use crate::transparency::{
-    CheckpointRecord, Leaf, LogPosition, NewLeaf, TransparencyStore, check_append,
-    check_leaf_limit,
+    CheckpointRecord, Leaf, LogPosition, NewLeaf, TransparencyStore, check_append, check_leaf_limit,
 };
 
 fn corrupt(column: &'static str, reason: impl Into<String>) -> CatalogError {

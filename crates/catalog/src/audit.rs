@@ -12,9 +12,10 @@
 //! that has a successor, or swapping two entries makes [`verify_entries`] report the first bad
 //! entry. What it cannot prove on its own: that the tail was not cut off. Deleting the last
 //! entries leaves a shorter chain that verifies; detecting truncation takes signed
-//! checkpoints of `(seq, hash)` kept outside the catalog (a later issue). The chain has no key
-//! either: someone who can write the database can recompute every hash after an edit, so the
-//! same signed checkpoints are also what pins the history before them.
+//! checkpoints of `(seq, hash)` kept outside the catalog (the server's `audit checkpoint`, an
+//! append-only file signed with the node key). The chain has no key either: someone who can
+//! write the database can recompute every hash after an edit, so the same signed checkpoints
+//! are also what pins the history before them.
 
 use std::fmt;
 
@@ -342,6 +343,15 @@ impl AuditVerifier {
         AuditVerifier {
             last_seq: 0,
             last_hash: GENESIS_HASH,
+        }
+    }
+
+    /// A verifier that continues a chain after entry `last_seq` whose hash is `last_hash`:
+    /// how an excerpt is checked without the entries before it.
+    pub fn resume(last_seq: u64, last_hash: [u8; 32]) -> AuditVerifier {
+        AuditVerifier {
+            last_seq,
+            last_hash,
         }
     }
 

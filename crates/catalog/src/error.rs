@@ -62,4 +62,7 @@ pub enum Conflict {
     Held { id: RecordingId, holds: Vec<u64> },
     #[error("token id {0} is already in use")]
     TokenExists(String),
+    /// The transparency log moved on since the caller read its position (another writer).
+    #[error("the transparency log moved from audit seq {expected_seq} to {actual_seq}")]
+    LogMoved { expected_seq: u64, actual_seq: u64 },
 }

@@ -29,6 +29,7 @@ mod sqlite_read;
 mod sqlite_tokens;
 mod time;
 pub mod tokens;
+pub mod transparency;
 mod types;
 
 use async_trait::async_trait;
@@ -47,6 +48,7 @@ pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
 pub use sqlite::SqliteCatalog;
 pub use tokens::{ApiToken, EvidenceCoverage, NewToken, TokenRole};
+pub use transparency::TransparencyStore;
 pub use types::*;
 
 /// The catalog's operations. Object-safe, so the server holds an `Arc<dyn Catalog>`.
@@ -55,7 +57,13 @@ pub use types::*;
 /// transaction: either both are stored or neither is.
 #[async_trait]
 pub trait Catalog:
-    Governance + TranscriptionJobs + Completeness + Send + Sync + std::fmt::Debug
+    Governance
+    + TranscriptionJobs
+    + Completeness
+    + TransparencyStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.

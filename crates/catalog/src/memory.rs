@@ -24,6 +24,7 @@ use crate::{Catalog, check_audit_limit};
 
 mod completeness;
 mod governance;
+mod transparency;
 
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
@@ -42,6 +43,7 @@ pub(crate) struct State {
     pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
     tokens: BTreeMap<String, ApiToken>,
     pub(crate) certificates: HashMap<RecordingId, crate::completeness::StoredCertificate>,
+    pub(crate) transparency: transparency::LogState,
 }
 
 impl State {

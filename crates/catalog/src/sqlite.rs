@@ -50,6 +50,7 @@ use crate::{Catalog, check_audit_limit};
 
 mod completeness;
 mod governance;
+mod transparency;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 

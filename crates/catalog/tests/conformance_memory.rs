@@ -10,3 +10,4 @@ async fn fresh() -> (MemoryCatalog, ()) {
 onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
 onrecord_catalog::completeness_conformance_tests!(fresh);
+onrecord_catalog::transparency_conformance_tests!(fresh);

@@ -15,6 +15,7 @@ async fn fresh() -> (SqliteCatalog, TempDir) {
 onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
 onrecord_catalog::completeness_conformance_tests!(fresh);
+onrecord_catalog::transparency_conformance_tests!(fresh);
 
 mod in_memory {
     //! The same suite on `:memory:`, which takes a different connection setup.
@@ -30,4 +31,5 @@ mod in_memory {
     onrecord_catalog::conformance_tests!(fresh);
     onrecord_catalog::governance_conformance_tests!(fresh);
     onrecord_catalog::completeness_conformance_tests!(fresh);
+    onrecord_catalog::transparency_conformance_tests!(fresh);
 }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use catalog::RecordingFilter;
 use clap::{Parser, Subcommand};
 use model::{ConsentPolicy, RecordingId, RegionId, TenantId};
@@ -117,6 +117,10 @@ pub enum Command {
         /// Also serve the HTTP API and web UI here, e.g. 127.0.0.1:8080 (default: config `server.http`, else none).
         #[arg(long)]
         http: Option<std::net::SocketAddr>,
+        /// Seconds between signed audit checkpoints and transparency log updates (0: only at
+        /// shutdown).
+        #[arg(long, default_value_t = 300)]
+        checkpoint_interval: u64,
     },
     /// Benchmarks, each against a baseline measured in the same run.
     #[command(subcommand)]
@@ -195,7 +199,8 @@ pub enum Command {
         #[arg(long)]
         tenant: String,
     },
-    /// Governance reports.
+    /// Governance reports for the operator: completeness, and content-blind transparency with
+    /// proofs anyone can check offline.
     #[command(subcommand)]
     Report(ReportCommand),
 }
@@ -215,6 +220,35 @@ pub enum ReportCommand {
         all: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Per tenant and region: recordings, consent-evidence coverage, refusals, erasures, holds,
+    /// and a signed tree head of the transparency log. Never content or personal data.
+    Transparency {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Instead: the recording's log leaves with inclusion proofs (RFC 9162 §2.1.3).
+        #[arg(long, conflicts_with_all = ["consistency_from", "tenant"])]
+        prove: Option<String>,
+        /// Instead: a consistency proof (RFC 9162 §2.1.4) from the tree head in this earlier
+        /// report (or proof) to the current one.
+        #[arg(long, conflicts_with = "tenant")]
+        consistency_from: Option<PathBuf>,
+    },
+    /// Verify an inclusion or consistency proof offline (no data dir, no tenant key).
+    VerifyTransparency {
+        #[arg(
+            long,
+            required_unless_present = "consistency",
+            conflicts_with = "consistency"
+        )]
+        inclusion: Option<PathBuf>,
+        #[arg(long)]
+        consistency: Option<PathBuf>,
+        /// The node's Ed25519 public key (hex); default: this data dir's node key.
+        #[arg(long)]
+        public_key: Option<String>,
     },
 }
 
@@ -272,10 +306,33 @@ pub enum TenantCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain; exit non-zero naming the first bad entry.
+    /// Check the hash chain and every signed checkpoint; exit non-zero naming the first bad
+    /// entry or checkpoint (a cut-off tail, a rewritten history, a forged checkpoint).
     Verify {
         #[arg(long)]
         json: bool,
+    },
+    /// Sign a checkpoint of the chain's head now (appended to DATA_DIR/audit/checkpoints.jsonl).
+    Checkpoint {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write entries FROM..=TO with a signed checkpoint pinning the last, for offline checks.
+    Export {
+        #[arg(long)]
+        from: u64,
+        /// Default: the last entry.
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an exported excerpt offline (no catalog needed).
+    VerifyExcerpt {
+        file: PathBuf,
+        /// The node's Ed25519 public key (hex); default: this data dir's node key.
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Verify a signed erasure receipt offline (no catalog, no tenant key).
     VerifyReceipt {
@@ -588,30 +645,48 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             .await;
         }
         Command::Audit(AuditCommand::Verify { json }) => {
-            let app = App::open(data_dir, cli_actor()).await?;
-            match app.catalog.verify_audit().await? {
-                Ok(summary) => {
-                    if json {
-                        print_json(
-                            &serde_json::json!({ "intact": true, "entries": summary.entries, "last_hash": hex::encode(summary.last_hash) }),
-                        )?;
-                    } else {
-                        writeln!(out, "audit chain intact: {} entries", summary.entries)?;
-                    }
-                }
-                Err(broken) => {
-                    if json {
-                        print_json(
-                            &serde_json::json!({ "intact": false, "first_bad_seq": broken.seq, "reason": broken.reason.to_string() }),
-                        )?;
-                    }
-                    bail!(
-                        "audit chain broken at entry {}: {}",
-                        broken.seq,
-                        broken.reason
-                    );
-                }
-            }
+            return crate::governance::transparency_cli::audit_verify(data_dir, json).await;
+        }
+        Command::Audit(AuditCommand::Checkpoint { json }) => {
+            return crate::governance::transparency_cli::audit_checkpoint(data_dir, json).await;
+        }
+        Command::Audit(AuditCommand::Export { from, to, out }) => {
+            return crate::governance::transparency_cli::audit_export(data_dir, from, to, &out)
+                .await;
+        }
+        Command::Audit(AuditCommand::VerifyExcerpt { file, public_key }) => {
+            return crate::governance::transparency_cli::audit_verify_excerpt(
+                data_dir,
+                &file,
+                public_key.as_deref(),
+            );
+        }
+        Command::Report(ReportCommand::Transparency {
+            tenant,
+            json,
+            prove,
+            consistency_from,
+        }) => {
+            return crate::governance::transparency_cli::report_transparency(
+                data_dir,
+                tenant.as_deref(),
+                prove.as_deref(),
+                consistency_from.as_deref(),
+                json,
+            )
+            .await;
+        }
+        Command::Report(ReportCommand::VerifyTransparency {
+            inclusion,
+            consistency,
+            public_key,
+        }) => {
+            return crate::governance::transparency_cli::verify_transparency(
+                data_dir,
+                inclusion.as_deref(),
+                consistency.as_deref(),
+                public_key.as_deref(),
+            );
         }
         Command::Bench(BenchCommand::Api {
             recordings,
@@ -642,6 +717,7 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             max_calls,
             transcription_model,
             http,
+            checkpoint_interval,
         } => {
             let app = App::open(data_dir, cli_actor()).await?;
             let settings = app.config.server.clone();
@@ -715,8 +791,20 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 }
                 None => None,
             };
+            let accountability = (checkpoint_interval > 0).then(|| {
+                tokio::spawn(crate::governance::transparency_cli::periodic(
+                    app.clone(),
+                    std::time::Duration::from_secs(checkpoint_interval),
+                ))
+            });
+            let app_after = app.clone();
             crate::live::server::serve(app, options, until_stopped(), Some(ready)).await?;
             announce.abort();
+            if let Some(task) = accountability {
+                task.abort();
+            }
+            // The calls finalised at shutdown are in the chain now: log them and sign the head.
+            crate::governance::transparency_cli::periodic_round(&app_after).await;
             if let Some(worker) = worker {
                 worker.abort();
             }

@@ -3,7 +3,8 @@
 //! ```text
 //! DIR/config.toml        regions and tenants (operator-edited; comments kept)
 //! DIR/catalog.sqlite     metadata, sealed data keys, audit chain
-//! DIR/keyring/           one private key file per tenant (0600)
+//! DIR/keyring/           one private key file per tenant (0600), and the node key
+//! DIR/audit/checkpoints.jsonl   signed audit checkpoints, append-only
 //! DIR/store/local/       the default region's object store (sealed objects only)
 //! DIR/spool/             live streams being recorded (sealed chunks only)
 //! ```

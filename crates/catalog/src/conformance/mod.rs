@@ -18,6 +18,7 @@ mod hold_cases;
 mod recording_cases;
 mod token_cases;
 mod transcription_cases;
+mod transparency_cases;
 
 pub use audit_cases::*;
 pub use completeness_cases::*;
@@ -26,6 +27,7 @@ pub use hold_cases::*;
 pub use recording_cases::*;
 pub use token_cases::*;
 pub use transcription_cases::*;
+pub use transparency_cases::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async fn returning
 /// `(backend, guard)`; the guard (a temp dir, say) lives as long as the test.

@@ -1,5 +1,5 @@
 //! Governance commands: legal holds, erasure with signed receipts, retention, subject access
-//! bundles.
+//! bundles, signed audit checkpoints and the content-blind transparency log.
 //!
 //! The rules live in the catalog (a held recording cannot be erased, checked inside the
 //! erasing transaction); this module resolves what a command names, checks the node-level
@@ -7,10 +7,14 @@
 //! destroyed the sealed key, and signs receipts with the node key.
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod cli;
 pub mod erase;
 pub mod hold;
 pub mod subject_access;
+pub mod transparency;
+pub mod transparency_cli;
+pub mod transparency_report;
 pub mod vcon;
 
 use anyhow::{Result, anyhow};

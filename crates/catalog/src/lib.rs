@@ -57,13 +57,7 @@ pub use types::*;
 /// transaction: either both are stored or neither is.
 #[async_trait]
 pub trait Catalog:
-    Governance
-    + TranscriptionJobs
-    + Completeness
-    + TransparencyStore
-    + Send
-    + Sync
-    + std::fmt::Debug
+    Governance + TranscriptionJobs + Completeness + TransparencyStore + Send + Sync + std::fmt::Debug
 {
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.

@@ -426,6 +426,28 @@ fn a_two_party_phone_call_is_transcribed_per_participant_and_found_by_search() {
         );
     }
 
+    // The operator's transparency report and a recording's inclusion proof are content-blind:
+    // no word of what was said, no participant address or name.
+    let report = sandbox.run(&["report", "transparency", "--json"]);
+    let proof = sandbox.run(&["report", "transparency", "--prove", &id, "--json"]);
+    for (output, names_the_call) in [(&report, false), (&proof, true)] {
+        assert!(output.status.success(), "{}", support::stderr(output));
+        let text = String::from_utf8_lossy(&output.stdout).to_lowercase();
+        assert_eq!(text.contains(&id), names_the_call, "{text}");
+        let spoken = segments
+            .iter()
+            .filter_map(|segment| segment["text"].as_str())
+            .flat_map(words)
+            .filter(|word| word.len() >= 6);
+        let personal = ["441632960001", "agent7", "ann customer", "agent 7"];
+        for needle in spoken.chain(personal.iter().map(|s| s.to_string())) {
+            assert!(
+                !text.contains(&needle),
+                "the transparency output contains {needle:?}"
+            );
+        }
+    }
+
     // Erasure takes the transcript and the index entries with the recording.
     let erased = sandbox.json(&["erase", "--tenant", "acme", "--recording", &id, "--json"]);
     let body = &erased["receipts"][0]["body"];

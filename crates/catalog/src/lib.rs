@@ -21,6 +21,7 @@ pub mod governance;
 pub mod jobs;
 mod memory;
 mod memory_jobs;
+pub mod retention;
 mod sqlite;
 mod sqlite_commit;
 mod sqlite_jobs;
@@ -40,6 +41,7 @@ pub use error::{CatalogError, Conflict};
 pub use governance::Governance;
 pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
+pub use retention::Retention;
 pub use sqlite::SqliteCatalog;
 pub use tokens::{ApiToken, EvidenceCoverage, NewToken, TokenRole};
 pub use types::*;
@@ -49,7 +51,9 @@ pub use types::*;
 /// Every write that belongs to an audited action writes its audit entry in the same
 /// transaction: either both are stored or neither is.
 #[async_trait]
-pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debug {
+pub trait Catalog:
+    Governance + TranscriptionJobs + Retention + Send + Sync + std::fmt::Debug
+{
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
     async fn register_tenant(
@@ -105,7 +109,7 @@ pub trait Catalog: Governance + TranscriptionJobs + Send + Sync + std::fmt::Debu
 
     /// Crypto-shred a recording: delete its sealed key first, then mark it `Erased`, with its
     /// audit entry, in one transaction. `NotFound` for an unknown id, `Conflict` when the
-    /// lifecycle forbids it (already erased).
+    /// lifecycle forbids it (already erased), a hold covers it or its minimum retention runs.
     async fn erase_recording(
         &self,
         id: &RecordingId,

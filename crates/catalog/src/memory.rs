@@ -23,6 +23,7 @@ use crate::types::{
 use crate::{Catalog, check_audit_limit};
 
 mod governance;
+mod retention;
 
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
@@ -40,6 +41,8 @@ pub(crate) struct State {
     holds: Vec<crate::governance::Hold>,
     pub(crate) transcription_jobs: HashMap<RecordingId, crate::jobs::TranscriptionJob>,
     tokens: BTreeMap<String, ApiToken>,
+    retention_floors:
+        BTreeMap<(TenantId, crate::retention::FloorScope), crate::retention::RetentionFloor>,
 }
 
 impl State {
@@ -295,6 +298,7 @@ impl Catalog for MemoryCatalog {
             return Err(crate::governance::held(*id, &holds));
         }
         let tenant = detail.recording.tenant.clone();
+        crate::retention::check_floor(&state.floors_of(&tenant), &detail.recording, at)?;
         let prepared = PreparedAuditEntry::new(&audit.entry(at, Some(&tenant), Some(id)))?;
         let entry = one(state.append(vec![prepared])?)?;
         state.sealed_keys.remove(id);

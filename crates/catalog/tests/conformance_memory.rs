@@ -9,3 +9,4 @@ async fn fresh() -> (MemoryCatalog, ()) {
 
 onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
+onrecord_catalog::retention_conformance_tests!(fresh);

@@ -14,6 +14,7 @@ async fn fresh() -> (SqliteCatalog, TempDir) {
 
 onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
+onrecord_catalog::retention_conformance_tests!(fresh);
 
 mod in_memory {
     //! The same suite on `:memory:`, which takes a different connection setup.
@@ -28,4 +29,5 @@ mod in_memory {
 
     onrecord_catalog::conformance_tests!(fresh);
     onrecord_catalog::governance_conformance_tests!(fresh);
+    onrecord_catalog::retention_conformance_tests!(fresh);
 }

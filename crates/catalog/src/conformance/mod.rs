@@ -15,6 +15,7 @@ mod audit_cases;
 mod fixtures;
 mod hold_cases;
 mod recording_cases;
+mod retention_cases;
 mod token_cases;
 mod transcription_cases;
 
@@ -22,6 +23,7 @@ pub use audit_cases::*;
 pub use fixtures::*;
 pub use hold_cases::*;
 pub use recording_cases::*;
+pub use retention_cases::*;
 pub use token_cases::*;
 pub use transcription_cases::*;
 

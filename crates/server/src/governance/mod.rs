@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod erase;
 pub mod hold;
+pub mod retention;
+pub mod retention_cli;
 
 use anyhow::{Result, anyhow};
 use model::RecordingId;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod openapi;
 pub mod playback;
 pub mod range;
+pub mod retention;
 pub mod tokens;
 pub mod ui;
 
@@ -171,6 +172,7 @@ async fn prometheus(
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(retention::routes())
         .merge(openapi::routes())
         .merge(ui::routes())
         .route("/healthz", get(healthz))

@@ -90,7 +90,7 @@ impl Retention for MemoryCatalog {
             })
             .cloned()
             .collect();
-        candidates.sort_by(|a, b| (a.started_at, a.id).cmp(&(b.started_at, b.id)));
+        candidates.sort_by_key(|recording| (recording.started_at, recording.id));
         let mut items = Vec::new();
         let next = pick_expired(query, &floors, candidates, &mut items);
         Ok(ExpiredPage { items, next })

@@ -60,6 +60,17 @@ pub enum Conflict {
     /// The recording is under legal hold (these hold ids) and cannot be erased.
     #[error("recording {id} is under legal hold {holds:?}")]
     Held { id: RecordingId, holds: Vec<u64> },
+    /// The recording is inside its minimum retention (a floor that nobody can shorten).
+    #[error(
+        "recording {id} is inside its minimum retention of {minimum_days} days ({scope}) until {until}"
+    )]
+    MinimumRetention {
+        id: RecordingId,
+        minimum_days: u32,
+        /// `tenant` or `tag:NAME`: which floor.
+        scope: String,
+        until: chrono::DateTime<chrono::Utc>,
+    },
     #[error("token id {0} is already in use")]
     TokenExists(String),
     /// The transparency log moved on since the caller read its position (another writer).

@@ -292,8 +292,28 @@ pub trait Governance: Send + Sync {
         address: &Pii<String>,
     ) -> Result<Vec<RecordingId>, CatalogError>;
 
-    /// Crypto-shred a recording in one transaction: refuse if held ([`Conflict::Held`]) or
-    /// already erased; delete the sealed key; mark it `Erased`; pseudonymise its participants;
-    /// write the audit entry. Deleting the objects is the caller's next step.
-    async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError>;
+    /// Crypto-shred a recording in one transaction: refuse if held ([`Conflict::Held`]),
+    /// inside its minimum retention ([`Conflict::MinimumRetention`], see [`crate::retention`])
+    /// or already erased; delete the sealed key; mark it `Erased`; pseudonymise its
+    /// participants; write the audit entry. Deleting the objects is the caller's next step.
+    async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
+        self.shred_recordings(std::slice::from_ref(request))
+            .await?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(CatalogError::NotFound {
+                    what: "recording",
+                    id: request.recording.to_string(),
+                })
+            })
+    }
+
+    /// [`Governance::shred_recording`] for up to [`crate::MAX_BATCH`] recordings in one
+    /// transaction (one commit, one sync), each with its own audit entry. A recording that
+    /// cannot be erased (unknown, held, inside its minimum retention, already erased) gets its
+    /// error in its slot and the others go ahead; the outer error is a failure of the store.
+    async fn shred_recordings(
+        &self,
+        requests: &[ShredRequest],
+    ) -> Result<Vec<Result<ShredOutcome, CatalogError>>, CatalogError>;
 }

@@ -22,6 +22,7 @@ pub mod governance;
 pub mod jobs;
 mod memory;
 mod memory_jobs;
+pub mod retention;
 mod sqlite;
 mod sqlite_commit;
 mod sqlite_jobs;
@@ -46,6 +47,7 @@ pub use error::{CatalogError, Conflict};
 pub use governance::Governance;
 pub use jobs::{JobState, TranscriptObject, TranscriptionJob, TranscriptionJobs};
 pub use memory::MemoryCatalog;
+pub use retention::Retention;
 pub use sqlite::SqliteCatalog;
 pub use tokens::{ApiToken, EvidenceCoverage, NewToken, TokenRole};
 pub use transparency::TransparencyStore;
@@ -57,7 +59,14 @@ pub use types::*;
 /// transaction: either both are stored or neither is.
 #[async_trait]
 pub trait Catalog:
-    Governance + TranscriptionJobs + Completeness + TransparencyStore + Send + Sync + std::fmt::Debug
+    Governance
+    + TranscriptionJobs
+    + Completeness
+    + TransparencyStore
+    + Retention
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Store a new tenant and its `tenant.created`-style audit entry (at `created_at`).
     /// [`Conflict::TenantExists`] if the id is taken.
@@ -114,7 +123,7 @@ pub trait Catalog:
 
     /// Crypto-shred a recording: delete its sealed key first, then mark it `Erased`, with its
     /// audit entry, in one transaction. `NotFound` for an unknown id, `Conflict` when the
-    /// lifecycle forbids it (already erased).
+    /// lifecycle forbids it (already erased), a hold covers it or its minimum retention runs.
     async fn erase_recording(
         &self,
         id: &RecordingId,

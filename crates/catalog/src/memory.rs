@@ -25,6 +25,7 @@ use crate::{Catalog, check_audit_limit};
 mod completeness;
 mod governance;
 mod transparency;
+mod retention;
 
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
@@ -44,6 +45,8 @@ pub(crate) struct State {
     tokens: BTreeMap<String, ApiToken>,
     pub(crate) certificates: HashMap<RecordingId, crate::completeness::StoredCertificate>,
     pub(crate) transparency: transparency::LogState,
+    retention_floors:
+        BTreeMap<(TenantId, crate::retention::FloorScope), crate::retention::RetentionFloor>,
 }
 
 impl State {
@@ -312,6 +315,7 @@ impl Catalog for MemoryCatalog {
             return Err(crate::governance::held(*id, &holds));
         }
         let tenant = detail.recording.tenant.clone();
+        crate::retention::check_floor(&state.floors_of(&tenant), &detail.recording, at)?;
         let prepared = PreparedAuditEntry::new(&audit.entry(at, Some(&tenant), Some(id)))?;
         let entry = one(state.append(vec![prepared])?)?;
         state.sealed_keys.remove(id);

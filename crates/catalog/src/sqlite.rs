@@ -51,6 +51,7 @@ use crate::{Catalog, check_audit_limit};
 mod completeness;
 mod governance;
 mod transparency;
+mod retention;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -352,6 +353,10 @@ impl Catalog for SqliteCatalog {
         let holds = governance::holds_covering(&mut *connection, id).await?;
         if !holds.is_empty() {
             return Err(crate::governance::held(*id, &holds));
+        }
+        if let Some(detail) = read::detail(&mut *connection, None, id).await? {
+            let floors = retention::floors_of(&mut *connection, Some(&tenant)).await?;
+            crate::retention::check_floor(&floors, &detail.recording, at)?;
         }
         // The sealed key goes first: from here on no copy of the recording can be opened.
         sqlx::query("DELETE FROM sealed_keys WHERE recording_id = $1")

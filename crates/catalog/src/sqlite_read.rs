@@ -113,10 +113,13 @@ pub(crate) async fn by_content_hash(
         .transpose()
 }
 
-const RECORDING_COLUMNS: &str = "r.id, r.tenant_id, r.source, r.external_id, r.started_at, \
+pub(crate) const RECORDING_COLUMNS: &str = "r.id, r.tenant_id, r.source, r.external_id, r.started_at, \
      r.duration_ms, r.direction, r.content_hash, r.state, r.details, r.created_at";
 
-fn decode_recording(row: &SqliteRow, tags: Vec<String>) -> Result<Recording, CatalogError> {
+pub(crate) fn decode_recording(
+    row: &SqliteRow,
+    tags: Vec<String>,
+) -> Result<Recording, CatalogError> {
     let source: String = row.try_get("source")?;
     let direction: String = row.try_get("direction")?;
     let details: String = row.try_get("details")?;
@@ -144,7 +147,7 @@ fn decode_recording(row: &SqliteRow, tags: Vec<String>) -> Result<Recording, Cat
 }
 
 /// Tags of the given recordings, each list sorted.
-async fn tags_of(
+pub(crate) async fn tags_of(
     connection: &mut SqliteConnection,
     ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, CatalogError> {

@@ -11,3 +11,4 @@ onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
 onrecord_catalog::completeness_conformance_tests!(fresh);
 onrecord_catalog::transparency_conformance_tests!(fresh);
+onrecord_catalog::retention_conformance_tests!(fresh);

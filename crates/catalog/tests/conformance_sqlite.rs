@@ -16,6 +16,7 @@ onrecord_catalog::conformance_tests!(fresh);
 onrecord_catalog::governance_conformance_tests!(fresh);
 onrecord_catalog::completeness_conformance_tests!(fresh);
 onrecord_catalog::transparency_conformance_tests!(fresh);
+onrecord_catalog::retention_conformance_tests!(fresh);
 
 mod in_memory {
     //! The same suite on `:memory:`, which takes a different connection setup.
@@ -32,4 +33,5 @@ mod in_memory {
     onrecord_catalog::governance_conformance_tests!(fresh);
     onrecord_catalog::completeness_conformance_tests!(fresh);
     onrecord_catalog::transparency_conformance_tests!(fresh);
+    onrecord_catalog::retention_conformance_tests!(fresh);
 }

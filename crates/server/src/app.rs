@@ -41,14 +41,17 @@ impl App {
                     .with_context(|| format!("cannot open the store of region {}", region.id))?,
             );
         }
-        Ok(App {
+        let app = App {
             data_dir,
             config,
             catalog: Arc::new(catalog),
             archive,
             clock: Arc::new(SystemClock),
             actor,
-        })
+        };
+        // Nothing runs on a configuration that tries to shorten minimum retention.
+        crate::governance::retention::reconcile(&app).await?;
+        Ok(app)
     }
 
     pub fn tenant_config(&self, tenant: &TenantId) -> Result<&TenantConfig> {

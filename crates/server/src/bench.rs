@@ -20,7 +20,7 @@ use crate::tenants::{self, NewTenant};
 pub mod rtp;
 
 /// CPU time (user + system, all threads) of this process so far.
-fn cpu_time() -> Duration {
+pub(crate) fn cpu_time() -> Duration {
     let time = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     Duration::new(
         time.tv_sec.max(0) as u64,

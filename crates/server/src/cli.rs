@@ -203,6 +203,9 @@ pub enum Command {
     /// proofs anyone can check offline.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Retention: erase expired recordings, show and raise minimum retention.
+    #[command(subcommand)]
+    Retention(crate::governance::retention_cli::RetentionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +442,17 @@ pub enum BenchCommand {
         /// Skip the shape-exact large-v3-turbo model with random weights.
         #[arg(long)]
         no_turbo: bool,
+    },
+    /// Erase one participant across N recordings (crypto-shred, receipts, audit) beside
+    /// deleting the same rows and objects without crypto-shredding.
+    Erase {
+        #[arg(long, default_value_t = 100_000)]
+        recordings: u64,
+        #[arg(long)]
+        json: bool,
+        /// Work in this folder instead of a temporary one.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// The HTTP API over N synthetic recordings: search and first audio byte, beside the
     /// same work done without HTTP.
@@ -791,6 +805,14 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
                 }
                 None => None,
             };
+            let sweeper = app.config.retention.sweep_interval.map(|interval| {
+                tokio::spawn(crate::governance::retention::sweeper(
+                    app.clone(),
+                    interval,
+                    app.config.retention.sweep_delay,
+                    until_stopped(),
+                ))
+            });
             let accountability = (checkpoint_interval > 0).then(|| {
                 tokio::spawn(crate::governance::transparency_cli::periodic(
                     app.clone(),
@@ -800,10 +822,15 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             let app_after = app.clone();
             crate::live::server::serve(app, options, until_stopped(), Some(ready)).await?;
             announce.abort();
+            if let Some(sweeper) = sweeper {
+                // A sweep in progress finishes (receipts included) before the process ends.
+                let _ = sweeper.await;
+            }
             if let Some(task) = accountability {
                 task.abort();
             }
-            // The calls finalised at shutdown are in the chain now: log them and sign the head.
+            // The calls finalised and the recordings swept at shutdown are in the chain now:
+            // log them and sign the head.
             crate::governance::transparency_cli::periodic_round(&app_after).await;
             if let Some(worker) = worker {
                 worker.abort();
@@ -826,6 +853,21 @@ async fn dispatch(command: Command, data_dir: DataDir) -> Result<ExitCode> {
             }
         }
         Command::Hold(command) => return crate::governance::cli::hold(data_dir, command).await,
+        Command::Retention(command) => {
+            return crate::governance::retention_cli::run(data_dir, command).await;
+        }
+        Command::Bench(BenchCommand::Erase {
+            recordings,
+            json,
+            dir,
+        }) => {
+            let report = crate::bench_erase::erase(recordings, dir).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                writeln!(out, "{}", report.human())?;
+            }
+        }
         Command::Erase {
             tenant,
             recording,

@@ -12,6 +12,10 @@ use consent::StaffPatterns;
 use model::{ConsentPolicy, RegionId, TenantId};
 use serde::Deserialize;
 
+pub mod retention;
+
+pub use retention::{RetentionSettings, TenantRetention};
+
 /// The whole configuration, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,6 +25,8 @@ pub struct Config {
     pub srcs: Vec<SrcConfig>,
     /// `[transcription]`: the speech-to-text worker of `onrecord serve`.
     pub transcription: TranscriptionSettings,
+    /// `[retention]`: the retention sweeper of `onrecord serve`.
+    pub retention: RetentionSettings,
 }
 
 /// `[transcription]`. `model` is a Whisper model directory (see `scripts/fetch-models.sh`);
@@ -118,7 +124,10 @@ pub struct TenantConfig {
     pub policy: ConsentPolicy,
     pub purpose: String,
     pub legal_basis: String,
+    /// The default retention (`retention.default_days`, or the older `retention_days`).
     pub retention_days: u32,
+    /// Default, per-tag retention and minimums (`[tenants.ID.retention]`).
+    pub retention: TenantRetention,
     pub staff: StaffPatterns,
     pub staff_patterns: Vec<String>,
     /// Whether committed recordings are queued for transcription (`transcription`, default
@@ -151,6 +160,8 @@ struct RawConfig {
     srcs: Vec<toml::Spanned<RawSrc>>,
     #[serde(default)]
     transcription: Option<RawTranscription>,
+    #[serde(default)]
+    retention: Option<retention::RawRetentionSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,8 +210,8 @@ struct RawTenant {
     policy: toml::Spanned<String>,
     purpose: toml::Spanned<String>,
     legal_basis: toml::Spanned<String>,
-    #[serde(default = "default_retention_days")]
-    retention_days: u32,
+    retention_days: Option<u32>,
+    retention: Option<toml::Spanned<retention::RawTenantRetention>>,
     #[serde(default)]
     staff: Option<toml::Spanned<Vec<String>>>,
     #[serde(default = "default_transcription")]
@@ -209,10 +220,6 @@ struct RawTenant {
 
 fn default_transcription() -> bool {
     true
-}
-
-fn default_retention_days() -> u32 {
-    365
 }
 
 /// 1-based line of a byte offset.
@@ -316,6 +323,8 @@ impl Config {
                     (patterns.into_inner(), staff)
                 }
             };
+            let retention =
+                retention::tenant_retention(text, &key, tenant.retention_days, tenant.retention)?;
             tenants.insert(
                 id.clone(),
                 TenantConfig {
@@ -324,7 +333,8 @@ impl Config {
                     policy,
                     purpose: tenant.purpose.into_inner(),
                     legal_basis: tenant.legal_basis.into_inner(),
-                    retention_days: tenant.retention_days,
+                    retention_days: retention.policy.default_days,
+                    retention,
                     staff,
                     staff_patterns,
                     transcription: tenant.transcription,
@@ -438,12 +448,14 @@ impl Config {
                 .and_then(|raw| raw.model)
                 .map(std::path::PathBuf::from),
         };
+        let retention = retention::settings(text, raw.retention)?;
         Ok(Config {
             regions,
             tenants,
             server,
             srcs,
             transcription,
+            retention,
         })
     }
 

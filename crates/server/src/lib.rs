@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bench;
 pub mod bench_api;
+pub mod bench_erase;
 pub mod cli;
 pub mod completeness;
 pub mod config;

@@ -68,5 +68,6 @@ pub async fn create(data_dir: &DataDir, actor: String, tenant: NewTenant) -> Res
             ),
         )
         .await?;
+    crate::governance::retention::reconcile(&app).await?;
     Ok(record)
 }

@@ -10,6 +10,7 @@ use crate::error::CatalogError;
 use crate::governance::{
     Governance, Hold, HoldRelease, HoldScope, NewHold, ShredOutcome, ShredRequest, held, pseudonym,
 };
+use crate::retention::check_floor;
 use crate::time::truncate_millis;
 use crate::types::RecordingState;
 
@@ -158,11 +159,27 @@ impl Governance for MemoryCatalog {
         Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
-    async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
+    async fn shred_recordings(
+        &self,
+        requests: &[ShredRequest],
+    ) -> Result<Vec<Result<ShredOutcome, CatalogError>>, CatalogError> {
+        if requests.len() > crate::types::MAX_BATCH {
+            return Err(CatalogError::Invalid("batch too large".into()));
+        }
+        let mut state = self.lock();
+        Ok(requests
+            .iter()
+            .map(|request| state.shred(request))
+            .collect())
+    }
+}
+
+impl State {
+    /// One erasure: checks first, then writes (so a refusal changes nothing).
+    fn shred(&mut self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
         let at = truncate_millis(&request.at);
         let id = request.recording;
-        let mut state = self.lock();
-        let detail = state
+        let detail = self
             .recordings
             .get(&id)
             .ok_or_else(|| CatalogError::NotFound {
@@ -173,25 +190,25 @@ impl Governance for MemoryCatalog {
             .recording
             .state
             .transition(id, RecordingState::Erased)?;
-        let holds = state.holds_covering(&id);
+        let holds = self.holds_covering(&id);
         if !holds.is_empty() {
             return Err(held(id, &holds));
         }
         let tenant = detail.recording.tenant.clone();
+        check_floor(&self.floors_of(&tenant), &detail.recording, at)?;
         let streams = detail.streams.clone();
         let sealed_key_sha256: [u8; 32] = Sha256::digest(
-            state
-                .sealed_keys
+            self.sealed_keys
                 .get(&id)
                 .map(Vec::as_slice)
                 .unwrap_or_default(),
         )
         .into();
         let prepared = PreparedAuditEntry::new(&request.audit.entry(at, Some(&tenant), Some(&id)))?;
-        let entry = one(state.append(vec![prepared])?)?;
-        state.sealed_keys.remove(&id);
+        let entry = one(self.append(vec![prepared])?)?;
+        self.sealed_keys.remove(&id);
         let mut participants_pseudonymised = 0;
-        if let Some(detail) = state.recordings.get_mut(&id) {
+        if let Some(detail) = self.recordings.get_mut(&id) {
             detail.recording.state = next;
             for participant in &mut detail.participants {
                 participant.address = Pii::new(pseudonym(

@@ -2,6 +2,8 @@
 //! [`Hold::covers`] over the tenant's active holds (few per tenant), so both backends apply
 //! exactly the same rule.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use model::{Pii, RecordingId, TenantId};
 use sha2::{Digest, Sha256};
@@ -14,9 +16,10 @@ use crate::error::CatalogError;
 use crate::governance::{
     Governance, Hold, HoldRelease, HoldScope, NewHold, ShredOutcome, ShredRequest, held, pseudonym,
 };
+use crate::retention::{RetentionFloor, check_floor};
 use crate::sqlite_read as read;
 use crate::time::{from_millis, to_millis, truncate_millis};
-use crate::types::RecordingState;
+use crate::types::{MAX_BATCH, RecordingState};
 
 macro_rules! hold_columns {
     () => {
@@ -298,67 +301,121 @@ impl Governance for SqliteCatalog {
             .collect()
     }
 
-    async fn shred_recording(&self, request: &ShredRequest) -> Result<ShredOutcome, CatalogError> {
-        let at = truncate_millis(&request.at);
-        let id = request.recording;
+    async fn shred_recordings(
+        &self,
+        requests: &[ShredRequest],
+    ) -> Result<Vec<Result<ShredOutcome, CatalogError>>, CatalogError> {
+        if requests.len() > MAX_BATCH {
+            return Err(CatalogError::Invalid("batch too large".into()));
+        }
         let mut write = self.begin_write().await?;
         let connection = &mut *write.transaction;
-        let detail = read::detail(&mut *connection, None, &id)
-            .await?
-            .ok_or_else(|| CatalogError::NotFound {
-                what: "recording",
-                id: id.to_string(),
-            })?;
-        let next = detail
-            .recording
-            .state
-            .transition(id, RecordingState::Erased)?;
-        let holds = holds_covering(&mut *connection, &id).await?;
-        if !holds.is_empty() {
-            return Err(held(id, &holds));
-        }
-        let id_text = id.to_string();
-        let sealed_key: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT sealed_key FROM sealed_keys WHERE recording_id = $1")
-                .bind(&id_text)
-                .fetch_optional(&mut *connection)
-                .await?;
-        let sealed_key_sha256: [u8; 32] = Sha256::digest(sealed_key.unwrap_or_default()).into();
-        // The sealed key goes first: from here on no copy of the recording can be opened.
-        sqlx::query("DELETE FROM sealed_keys WHERE recording_id = $1")
-            .bind(&id_text)
-            .execute(&mut *connection)
-            .await?;
-        sqlx::query("UPDATE recordings SET state = $1 WHERE id = $2")
-            .bind(next.as_str())
-            .bind(&id_text)
-            .execute(&mut *connection)
-            .await?;
-        for participant in &detail.participants {
-            sqlx::query(
-                "UPDATE participants SET address = $1, name = NULL \
-                 WHERE recording_id = $2 AND ordinal = $3",
-            )
-            .bind(pseudonym(
-                &request.pseudonym_salt,
-                participant.address.dangerous_reveal(),
-            ))
-            .bind(&id_text)
-            .bind(i64::from(participant.ordinal))
-            .execute(&mut *connection)
-            .await?;
-        }
-        let tenant = detail.recording.tenant.clone();
-        let prepared = PreparedAuditEntry::new(&request.audit.entry(at, Some(&tenant), Some(&id)))?;
+        let mut rules = HashMap::new();
         let mut head = audit_head(&mut *connection).await?;
-        let entry = one(append_entries(&mut *connection, &mut head, vec![prepared]).await?)?;
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            results.push(shred_one(&mut *connection, request, &mut rules, &mut head).await?);
+        }
         write.transaction.commit().await?;
-        Ok(ShredOutcome {
-            tenant,
-            entry,
-            sealed_key_sha256,
-            streams: detail.streams,
-            participants_pseudonymised: detail.participants.len(),
-        })
+        Ok(results)
     }
+}
+
+/// What may block erasing a tenant's recordings, read once per tenant and batch (inside the
+/// erasing transaction, so nothing changes under it).
+struct Blockers {
+    holds: Vec<Hold>,
+    floors: Vec<RetentionFloor>,
+}
+
+/// One erasure inside the batch's transaction. The inner error refuses this recording only,
+/// before anything of it is written.
+async fn shred_one(
+    connection: &mut SqliteConnection,
+    request: &ShredRequest,
+    rules: &mut HashMap<TenantId, Blockers>,
+    head: &mut (u64, [u8; 32]),
+) -> Result<Result<ShredOutcome, CatalogError>, CatalogError> {
+    let at = truncate_millis(&request.at);
+    let id = request.recording;
+    let Some(detail) = read::detail(&mut *connection, None, &id).await? else {
+        return Ok(Err(CatalogError::NotFound {
+            what: "recording",
+            id: id.to_string(),
+        }));
+    };
+    let next = match detail
+        .recording
+        .state
+        .transition(id, RecordingState::Erased)
+    {
+        Ok(next) => next,
+        Err(conflict) => return Ok(Err(conflict.into())),
+    };
+    let tenant = detail.recording.tenant.clone();
+    if !rules.contains_key(&tenant) {
+        let blockers = Blockers {
+            holds: active_holds_of(&mut *connection, &tenant).await?,
+            floors: super::retention::floors_of(&mut *connection, Some(&tenant)).await?,
+        };
+        rules.insert(tenant.clone(), blockers);
+    }
+    if let Some(blockers) = rules.get(&tenant) {
+        let holds: Vec<Hold> = blockers
+            .holds
+            .iter()
+            .filter(|hold| hold.covers(&detail))
+            .cloned()
+            .collect();
+        if !holds.is_empty() {
+            return Ok(Err(held(id, &holds)));
+        }
+        if let Err(conflict) = check_floor(&blockers.floors, &detail.recording, at) {
+            return Ok(Err(conflict.into()));
+        }
+    }
+    let prepared = match PreparedAuditEntry::new(&request.audit.entry(at, Some(&tenant), Some(&id)))
+    {
+        Ok(prepared) => prepared,
+        Err(error) => return Ok(Err(error)),
+    };
+    let id_text = id.to_string();
+    let sealed_key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT sealed_key FROM sealed_keys WHERE recording_id = $1")
+            .bind(&id_text)
+            .fetch_optional(&mut *connection)
+            .await?;
+    let sealed_key_sha256: [u8; 32] = Sha256::digest(sealed_key.unwrap_or_default()).into();
+    // The sealed key goes first: from here on no copy of the recording can be opened.
+    sqlx::query("DELETE FROM sealed_keys WHERE recording_id = $1")
+        .bind(&id_text)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("UPDATE recordings SET state = $1 WHERE id = $2")
+        .bind(next.as_str())
+        .bind(&id_text)
+        .execute(&mut *connection)
+        .await?;
+    for participant in &detail.participants {
+        sqlx::query(
+            "UPDATE participants SET address = $1, name = NULL \
+             WHERE recording_id = $2 AND ordinal = $3",
+        )
+        .bind(pseudonym(
+            &request.pseudonym_salt,
+            participant.address.dangerous_reveal(),
+        ))
+        .bind(&id_text)
+        .bind(i64::from(participant.ordinal))
+        .execute(&mut *connection)
+        .await?;
+    }
+    let entry = one(append_entries(&mut *connection, head, vec![prepared]).await?)?;
+    Ok(Ok(ShredOutcome {
+        tenant,
+        entry,
+        sealed_key_sha256,
+        streams: detail.streams,
+        participants_pseudonymised: detail.participants.len(),
+    }))
 }

@@ -105,7 +105,10 @@ pub async fn erase(
     app.tenant_config(&tenant)?;
     let node = NodeKey::load_or_create(&keyring_root(&app.data_dir))?;
     let ids = erase::resolve(&app, &tenant, &target).await?;
-    let rule = erase::no_rule;
+    let floors = app.catalog.retention_floors(Some(&tenant)).await?;
+    let rule = |detail: &RecordingDetail, now| {
+        super::retention::minimum_retention_reasons(&floors, detail, now)
+    };
     let report = erase::erase(&app, &node, &ids, reason, &rule).await?;
     if json {
         print_json(&report)?;
@@ -140,7 +143,7 @@ pub async fn erase(
     })
 }
 
-fn describe_reason(reason: &Value) -> String {
+pub(crate) fn describe_reason(reason: &Value) -> String {
     match reason["kind"].as_str() {
         Some("legal-hold") => format!(
             "legal hold {} ({}) by {}: {}",
@@ -150,8 +153,9 @@ fn describe_reason(reason: &Value) -> String {
             reason["reason"].as_str().unwrap_or("?")
         ),
         Some("minimum-retention") => format!(
-            "minimum retention of {} days runs until {}",
+            "minimum retention of {} days ({}) runs until {}",
             reason["minimum_retention_days"],
+            reason["scope"].as_str().unwrap_or("tenant"),
             reason["until"].as_str().unwrap_or("?")
         ),
         _ => reason.to_string(),

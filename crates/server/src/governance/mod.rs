@@ -11,6 +11,8 @@ pub mod checkpoint;
 pub mod cli;
 pub mod erase;
 pub mod hold;
+pub mod retention;
+pub mod retention_cli;
 pub mod subject_access;
 pub mod transparency;
 pub mod transparency_cli;

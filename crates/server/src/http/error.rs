@@ -23,6 +23,9 @@ pub enum HttpError {
     Gone,
     #[error("{0}")]
     BadRequest(String),
+    /// The request contradicts what is stored (e.g. shortening minimum retention).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the requested range cannot be satisfied")]
     RangeNotSatisfiable { len: u64 },
     /// The stored format cannot be served this way (e.g. peaks of an MP3 import).
@@ -45,6 +48,7 @@ impl HttpError {
             HttpError::NotFound => StatusCode::NOT_FOUND,
             HttpError::Gone => StatusCode::GONE,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
             HttpError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             HttpError::Unsupported(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod playback;
 pub mod range;
 pub mod subject_access;
+pub mod retention;
 pub mod tokens;
 pub mod ui;
 
@@ -173,6 +174,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(subject_access::routes())
+        .merge(retention::routes())
         .merge(openapi::routes())
         .merge(ui::routes())
         .route("/healthz", get(healthz))

@@ -67,15 +67,17 @@ fn document(detail: &RecordingDetail, stored: &StoredTranscript) -> RecordingDoc
     }
 }
 
-/// Removes a recording from its tenant's index (erasure). Removing one that is not indexed is
-/// not an error.
-pub fn remove_recording(app: &App, tenant: &TenantId, id: RecordingId) -> Result<()> {
+/// Removes recordings from their tenant's index (erasure) with one commit. Removing one that
+/// is not indexed is not an error.
+pub fn remove_recordings(app: &App, tenant: &TenantId, ids: &[RecordingId]) -> Result<()> {
     let directory = index_directory(app);
-    if !directory.join(tenant.as_str()).exists() {
+    if ids.is_empty() || !directory.join(tenant.as_str()).exists() {
         return Ok(());
     }
     let mut index = open(app, tenant)?;
-    index.delete_recording(&id);
+    for id in ids {
+        index.delete_recording(id);
+    }
     index
         .commit()
         .map_err(|error| anyhow!("search index of tenant {tenant}: {error}"))

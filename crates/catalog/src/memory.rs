@@ -24,8 +24,8 @@ use crate::{Catalog, check_audit_limit};
 
 mod completeness;
 mod governance;
-mod transparency;
 mod retention;
+mod transparency;
 
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {

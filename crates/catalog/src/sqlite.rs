@@ -50,8 +50,8 @@ use crate::{Catalog, check_audit_limit};
 
 mod completeness;
 mod governance;
-mod transparency;
 mod retention;
+mod transparency;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 

@@ -175,6 +175,8 @@ async fn populate(app: &App, tenant: &TenantId, count: u64) -> Result<()> {
                 }],
                 sealed_key: sealed_key.as_bytes().to_vec(),
                 audit: AuditNote::new("bench", "import.accepted", json!({})),
+                // Synthetic rows: the benchmark measures erasure, not certification.
+                certificate: None,
             });
         }
         store.make_durable().await?;

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 
 use anyhow::{Result, anyhow};
 use catalog::governance::{Hold, HoldScope};
+use catalog::retention::{RetainUntil, RetentionFloor, RetentionPolicy, retain_until};
 use catalog::transparency::{Leaf, LogPosition, NewLeaf};
 use catalog::{
     AuditEntry, CatalogError, Conflict, PageRequest, Recording, RecordingDetail, RecordingFilter,
@@ -76,10 +77,27 @@ fn time_text(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// When a recording's retention runs out. The one place that decides it, so per-tag
-/// retention can replace the tenant-wide rule here alone.
-pub fn retention_deadline(recording: &Recording, tenant: &Tenant) -> DateTime<Utc> {
-    recording.started_at + chrono::Duration::days(i64::from(tenant.retention_days))
+/// Until when a recording is kept: the same rule `retention run` applies (the tenant's
+/// per-tag retention from `config.toml`, and the catalog's minimum-retention floors); a
+/// tenant no longer configured falls back to its registered `retention_days`.
+pub fn retention_deadline(
+    app: &App,
+    recording: &Recording,
+    tenant: &Tenant,
+    floors: &[RetentionFloor],
+) -> RetainUntil {
+    let fallback;
+    let policy = match app.config.tenant(&tenant.id) {
+        Some(config) => &config.retention.policy,
+        None => {
+            fallback = RetentionPolicy {
+                default_days: tenant.retention_days,
+                tags: Default::default(),
+            };
+            &fallback
+        }
+    };
+    retain_until(policy, floors, recording)
 }
 
 fn sha256_hex(domain: &[u8], value: &Value) -> String {
@@ -167,6 +185,7 @@ fn scope_covers(hold: &Hold, detail: &RecordingDetail) -> bool {
 struct TenantFacts {
     tenants: HashMap<TenantId, Tenant>,
     holds: HashMap<TenantId, Vec<Hold>>,
+    floors: HashMap<TenantId, Vec<RetentionFloor>>,
 }
 
 impl TenantFacts {
@@ -180,6 +199,15 @@ impl TenantFacts {
             })?;
         self.tenants.insert(id.clone(), tenant.clone());
         Ok(tenant)
+    }
+
+    async fn floors(&mut self, app: &App, id: &TenantId) -> Result<Vec<RetentionFloor>> {
+        if let Some(floors) = self.floors.get(id) {
+            return Ok(floors.clone());
+        }
+        let floors = app.catalog.retention_floors(Some(id)).await?;
+        self.floors.insert(id.clone(), floors.clone());
+        Ok(floors)
     }
 
     async fn holds(&mut self, app: &App, id: &TenantId) -> Result<Vec<Hold>> {
@@ -201,8 +229,10 @@ fn manifest(
     detail: &RecordingDetail,
     tenant: &Tenant,
     holds: &[Hold],
+    floors: &[RetentionFloor],
     hold_event: Option<&Hold>,
 ) -> Value {
+    let retention = retention_deadline(app, &detail.recording, tenant, floors);
     let recording = &detail.recording;
     let covering: Vec<u64> = holds
         .iter()
@@ -241,8 +271,10 @@ fn manifest(
             "policy_version": policy_version(app, tenant),
         },
         "retention": {
-            "days": tenant.retention_days,
-            "deadline": time_text(&retention_deadline(recording, tenant)),
+            "days": retention.retention_days,
+            "rule": retention.rule.label(),
+            "minimum_days": retention.minimum_days,
+            "deadline": time_text(&retention.until),
         },
         "hold": { "held": !covering.is_empty(), "holds": covering },
     });
@@ -309,6 +341,7 @@ async fn leaves_of(app: &App, facts: &mut TenantFacts, entry: &AuditEntry) -> Re
     };
     let tenant = facts.tenant(app, tenant_id).await?;
     let holds = facts.holds(app, tenant_id).await?;
+    let floors = facts.floors(app, tenant_id).await?;
     let (targets, hold_event) = match event {
         Event::Committed | Event::Erased => {
             let Some(id) = entry.recording else {
@@ -342,6 +375,7 @@ async fn leaves_of(app: &App, facts: &mut TenantFacts, entry: &AuditEntry) -> Re
                 detail,
                 &tenant,
                 &holds,
+                &floors,
                 hold_event.as_ref(),
             )
             .to_string(),

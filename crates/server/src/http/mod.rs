@@ -12,8 +12,8 @@ pub mod error;
 pub mod openapi;
 pub mod playback;
 pub mod range;
-pub mod subject_access;
 pub mod retention;
+pub mod subject_access;
 pub mod tokens;
 pub mod ui;
 

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::HttpState;
-use super::{api, playback, subject_access};
+use super::{api, playback, retention, subject_access};
 
 struct BearerAuth;
 
@@ -24,8 +24,8 @@ impl Modify for BearerAuth {
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "onrecord", description = "Consent-first call recording archive: search, read, listen. Every read is audited."),
-    paths(api::list, api::show, api::audio, api::original, api::peaks, api::audit_trail, api::operator_summary, subject_access::export),
-    components(schemas(api::RecordingList, api::TenantFigures, playback::Peaks, subject_access::SubjectAccessBody)),
+    paths(api::list, api::show, api::audio, api::original, api::peaks, api::audit_trail, api::operator_summary, subject_access::export, retention::show, retention::set_minimum),
+    components(schemas(api::RecordingList, api::TenantFigures, playback::Peaks, subject_access::SubjectAccessBody, retention::MinimumRequest)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -12,6 +12,7 @@ use chrono::SecondsFormat;
 use model::TenantId;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::HttpState;
 use super::auth::Principal;
@@ -28,7 +29,7 @@ pub fn routes() -> Router<HttpState> {
 }
 
 /// `PUT …/retention/minimum`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinimumRequest {
     /// The tag whose recordings the minimum covers; absent: every recording of the tenant.
@@ -53,6 +54,15 @@ fn tenant(state: &HttpState, principal: &Principal, text: &str) -> Result<Tenant
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/retention", tag = "governance",
+    params(("tenant" = String, Path, description = "The tenant id")),
+    responses(
+        (status = 200, description = "The tenant's default and per-tag retention (days) and its stored minimum retentions (scope, minimum_days, set_at, set_by)"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "Neither an admin nor an operator token"),
+        (status = 404, description = "No such tenant, or another tenant's admin token"),
+    ),
+    security(("bearer" = [])))]
 pub async fn show(
     State(state): State<HttpState>,
     principal: Principal,
@@ -75,6 +85,18 @@ pub async fn show(
     })))
 }
 
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/retention/minimum", tag = "governance",
+    params(("tenant" = String, Path, description = "The tenant id")),
+    request_body = MinimumRequest,
+    responses(
+        (status = 200, description = "The minimum was set or raised (audited)"),
+        (status = 400, description = "A minimum outside 1 to the largest retention allowed, or a malformed body"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "Neither an admin nor an operator token"),
+        (status = 404, description = "No such tenant, or another tenant's admin token"),
+        (status = 409, description = "The request would lower a stored minimum retention: refused, and the refusal audited"),
+    ),
+    security(("bearer" = [])))]
 pub async fn set_minimum(
     State(state): State<HttpState>,
     principal: Principal,

@@ -220,6 +220,13 @@ impl TenantFacts {
     }
 }
 
+/// What a manifest needs to know about the recording's tenant at the event.
+struct TenantContext<'a> {
+    tenant: &'a Tenant,
+    holds: &'a [Hold],
+    floors: &'a [RetentionFloor],
+}
+
 /// The manifest of one event of one recording: canonical JSON (serde_json's compact form, keys
 /// sorted), the exact bytes that are leaf-hashed.
 fn manifest(
@@ -227,11 +234,14 @@ fn manifest(
     entry: &AuditEntry,
     event: Event,
     detail: &RecordingDetail,
-    tenant: &Tenant,
-    holds: &[Hold],
-    floors: &[RetentionFloor],
+    context: &TenantContext<'_>,
     hold_event: Option<&Hold>,
 ) -> Value {
+    let TenantContext {
+        tenant,
+        holds,
+        floors,
+    } = *context;
     let retention = retention_deadline(app, &detail.recording, tenant, floors);
     let recording = &detail.recording;
     let covering: Vec<u64> = holds
@@ -373,9 +383,11 @@ async fn leaves_of(app: &App, facts: &mut TenantFacts, entry: &AuditEntry) -> Re
                 entry,
                 event,
                 detail,
-                &tenant,
-                &holds,
-                &floors,
+                &TenantContext {
+                    tenant: &tenant,
+                    holds: &holds,
+                    floors: &floors,
+                },
                 hold_event.as_ref(),
             )
             .to_string(),

@@ -180,6 +180,21 @@ impl NodeKey {
     }
 }
 
+/// The key to verify a signed document with: the one given (`--public-key HEX`), else this
+/// data dir's node key. Never the key a document carries inside itself.
+pub fn verification_key(
+    data_dir: &crate::datadir::DataDir,
+    public_key: Option<&str>,
+) -> anyhow::Result<VerifyingKey> {
+    use anyhow::Context;
+    match public_key {
+        Some(text) => Ok(parse_public_key(text)?),
+        None => Ok(NodeKey::load(&data_dir.root().join("keyring"))
+            .context("no --public-key given and this data dir has no node key")?
+            .public_key()),
+    }
+}
+
 /// Parses a public key given as 64 hex digits.
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, VerifyError> {
     let bytes: [u8; 32] = hex::decode(text.trim())

@@ -18,7 +18,7 @@ use super::CERTIFICATE_KIND;
 use crate::app::{App, cli_actor};
 use crate::cli::print_json;
 use crate::datadir::DataDir;
-use crate::nodekey::{self, NodeKey};
+use crate::nodekey;
 
 /// Certificates read per catalog call while reporting.
 const PAGE: u32 = 1_000;
@@ -182,12 +182,7 @@ pub fn verify_certificate(
     file: &Path,
     public_key: Option<&str>,
 ) -> Result<ExitCode> {
-    let key = match public_key {
-        Some(text) => nodekey::parse_public_key(text)?,
-        None => NodeKey::load(&data_dir.root().join("keyring"))
-            .context("no --public-key given and this data dir has no node key")?
-            .public_key(),
-    };
+    let key = nodekey::verification_key(&data_dir, public_key)?;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let document: Value =

@@ -568,16 +568,6 @@ pub fn verify_excerpt(excerpt: &Value, key: &VerifyingKey) -> Result<ExcerptVeri
     })
 }
 
-/// The key to verify with: the one given, else this data dir's node key.
-pub fn verification_key(data_dir: &DataDir, public_key: Option<&str>) -> Result<VerifyingKey> {
-    match public_key {
-        Some(text) => Ok(nodekey::parse_public_key(text)?),
-        None => Ok(NodeKey::load(&keyring_root(data_dir))
-            .context("no --public-key given and this data dir has no node key")?
-            .public_key()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,12 +169,7 @@ pub fn verify_receipt(
     file: &Path,
     public_key: Option<&str>,
 ) -> Result<ExitCode> {
-    let key = match public_key {
-        Some(text) => nodekey::parse_public_key(text)?,
-        None => NodeKey::load(&keyring_root(&data_dir))
-            .context("no --public-key given and this data dir has no node key")?
-            .public_key(),
-    };
+    let key = nodekey::verification_key(&data_dir, public_key)?;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let document: Value =
@@ -283,12 +278,7 @@ pub async fn subject_access(
 
 /// `onrecord audit verify-bundle FILE.zip [--public-key HEX]`: needs no data dir with a key.
 pub fn verify_bundle(data_dir: DataDir, file: &Path, public_key: Option<&str>) -> Result<ExitCode> {
-    let key = match public_key {
-        Some(text) => nodekey::parse_public_key(text)?,
-        None => NodeKey::load(&keyring_root(&data_dir))
-            .context("no --public-key given and this data dir has no node key")?
-            .public_key(),
-    };
+    let key = nodekey::verification_key(&data_dir, public_key)?;
     let reader = std::fs::File::open(file)
         .map(std::io::BufReader::new)
         .with_context(|| format!("cannot read {}", file.display()))?;

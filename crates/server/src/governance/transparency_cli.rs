@@ -10,11 +10,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use model::TenantId;
 use serde_json::{Value, json};
 
-use super::checkpoint::{self, verification_key};
+use super::checkpoint;
 use super::{transparency, transparency_report as report};
 use crate::app::{App, cli_actor};
 use crate::cli::print_json;
 use crate::datadir::DataDir;
+use crate::nodekey::verification_key;
 
 fn read_json(file: &Path) -> Result<Value> {
     let text =

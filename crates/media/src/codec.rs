@@ -1,7 +1,6 @@
 //! Decoders for export and transcription (never on the recording path): G.711 µ-law and
-//! A-law by table (ITU-T G.711), G.722 through the `ezk-g722` crate. Opus is not decoded by
-//! this build (no pure-Rust Opus decoder is vetted for the workspace yet): asking for it is
-//! a clear [`MediaError::UnsupportedCodec`].
+//! A-law by table (ITU-T G.711), G.722 through the `ezk-g722` crate, Opus through the
+//! pure-Rust `opus-decoder` crate (no C library), rendered mono at [`OPUS_DECODE_RATE`].
 
 use rtp::Encoding;
 
@@ -68,14 +67,49 @@ pub fn alaw_to_linear(code: u8) -> i16 {
     ALAW[usize::from(code)]
 }
 
-/// PCM sample rate a decoded encoding has (not its RTP clock: G.722 samples at 16 kHz).
+/// The rate Opus is rendered at. An Opus decoder outputs any of 8, 12, 16, 24 or 48 kHz
+/// whatever the encoder used (RFC 6716 §2); 16 kHz keeps all of wideband speech and is the
+/// rate speech-to-text works at.
+pub const OPUS_DECODE_RATE: u32 = 16_000;
+
+/// The longest Opus packet, 120 ms (RFC 6716 §3.2.5), in samples at [`OPUS_DECODE_RATE`].
+const OPUS_MAX_PACKET_SAMPLES: usize = OPUS_DECODE_RATE as usize * 120 / 1000;
+
+/// PCM sample rate a decoded encoding has (not its RTP clock: G.722 samples at 16 kHz, Opus
+/// is rendered at [`OPUS_DECODE_RATE`] whatever its 48 kHz RTP clock).
 pub fn sample_rate(encoding: Encoding) -> Result<u32, MediaError> {
     match encoding {
         Encoding::Pcmu | Encoding::Pcma => Ok(8_000),
         Encoding::G722 => Ok(16_000),
-        Encoding::Opus => Err(MediaError::UnsupportedCodec("opus")),
+        Encoding::Opus => Ok(OPUS_DECODE_RATE),
         Encoding::TelephoneEvent => Err(MediaError::UnsupportedCodec("telephone-event")),
     }
+}
+
+/// How many samples at `rate` one Opus packet holds, from its TOC byte (RFC 6716 §3.1,
+/// Table 2: SILK-only configurations 0–11 have 10/20/40/60 ms frames, hybrid 12–15 10/20 ms,
+/// CELT-only 16–31 2.5/5/10/20 ms) and frame count code (§3.2: one frame, two, or an
+/// explicit count in the next byte). `None` for an empty or malformed packet, or one over
+/// 120 ms (§3.2.5).
+pub fn opus_packet_samples(packet: &[u8], rate: u32) -> Option<usize> {
+    let toc = *packet.first()?;
+    let config = usize::from(toc >> 3);
+    // Frame durations in units of 0.5 ms.
+    let frame_half_ms = match config {
+        0..=11 => [20, 40, 80, 120][config % 4],
+        12..=15 => [20, 40][config % 2],
+        _ => [5, 10, 20, 40][config % 4],
+    };
+    let frames = match toc & 0b11 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => usize::from(*packet.get(1)? & 0x3f),
+    };
+    let total_half_ms = frames * frame_half_ms;
+    if frames == 0 || total_half_ms > 240 {
+        return None;
+    }
+    Some(total_half_ms * rate as usize / 2_000)
 }
 
 /// A stateful decoder for one stream's audio payloads.
@@ -84,6 +118,7 @@ pub enum Decoder {
     Pcma,
     #[cfg(feature = "g722")]
     G722(Box<ezk_g722::libg722::decoder::Decoder>),
+    Opus(Box<opus_decoder::OpusDecoder>),
 }
 
 impl std::fmt::Debug for Decoder {
@@ -93,6 +128,7 @@ impl std::fmt::Debug for Decoder {
             Decoder::Pcma => "Pcma",
             #[cfg(feature = "g722")]
             Decoder::G722(_) => "G722",
+            Decoder::Opus(_) => "Opus",
         };
         formatter.debug_tuple("Decoder").field(&name).finish()
     }
@@ -114,17 +150,22 @@ impl Decoder {
             ))),
             #[cfg(not(feature = "g722"))]
             Encoding::G722 => Err(MediaError::UnsupportedCodec("G722")),
-            Encoding::Opus => Err(MediaError::UnsupportedCodec("opus")),
+            // Mono: a stereo Opus stream is downmixed by the decoder (RFC 7587 §3.4 lets
+            // either side send mono or stereo whatever the SDP says).
+            Encoding::Opus => opus_decoder::OpusDecoder::new(OPUS_DECODE_RATE, 1)
+                .map(|decoder| Decoder::Opus(Box::new(decoder)))
+                .map_err(|_| MediaError::UnsupportedCodec("opus")),
             Encoding::TelephoneEvent => Err(MediaError::UnsupportedCodec("telephone-event")),
         }
     }
 
-    /// PCM samples one payload byte decodes to.
-    pub fn samples_per_byte(&self) -> usize {
+    /// PCM samples one payload decodes to.
+    pub fn decoded_len(&self, payload: &[u8]) -> usize {
         match self {
-            Decoder::Pcmu | Decoder::Pcma => 1,
+            Decoder::Pcmu | Decoder::Pcma => payload.len(),
             #[cfg(feature = "g722")]
-            Decoder::G722(_) => 2,
+            Decoder::G722(_) => payload.len() * 2,
+            Decoder::Opus(_) => opus_packet_samples(payload, OPUS_DECODE_RATE).unwrap_or(0),
         }
     }
 
@@ -135,6 +176,23 @@ impl Decoder {
             Decoder::Pcma => out.extend(payload.iter().map(|&code| alaw_to_linear(code))),
             #[cfg(feature = "g722")]
             Decoder::G722(decoder) => out.extend_from_slice(&decoder.decode(payload)),
+            Decoder::Opus(decoder) => {
+                let mut pcm = [0i16; OPUS_MAX_PACKET_SAMPLES];
+                // The payload is whatever the recording client sent: a packet the decoder
+                // rejects, or one it trips over, becomes silence of its stated length (as a
+                // lost packet would) and the decoder starts afresh.
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    decoder.decode(payload, &mut pcm, false)
+                }));
+                match decoded {
+                    Ok(Ok(samples)) => out.extend_from_slice(&pcm[..samples.min(pcm.len())]),
+                    Ok(Err(_)) | Err(_) => {
+                        decoder.reset();
+                        let silence = opus_packet_samples(payload, OPUS_DECODE_RATE).unwrap_or(0);
+                        out.resize(out.len() + silence, 0);
+                    }
+                }
+            }
         }
     }
 }
@@ -174,11 +232,38 @@ mod tests {
     }
 
     #[test]
-    fn opus_is_a_clear_unsupported_codec_error() {
-        assert!(matches!(
-            Decoder::new(Encoding::Opus),
-            Err(MediaError::UnsupportedCodec("opus"))
-        ));
+    fn opus_packet_lengths_follow_the_toc_byte() {
+        // RFC 6716 §3.1: config 1 (SILK NB 20 ms), code 0: one 20 ms frame.
+        assert_eq!(opus_packet_samples(&[1 << 3], 16_000), Some(320));
+        // Config 31 (CELT FB 20 ms), code 1: two frames.
+        assert_eq!(
+            opus_packet_samples(&[(31 << 3) | 1, 0], 48_000),
+            Some(1_920)
+        );
+        // Config 16 (CELT NB 2.5 ms), code 3 with 48 frames: 120 ms, the most allowed.
+        assert_eq!(
+            opus_packet_samples(&[(16 << 3) | 3, 48], 16_000),
+            Some(1_920)
+        );
+        // Config 3 (SILK 60 ms), code 3 with 3 frames: 180 ms, over the limit.
+        assert_eq!(opus_packet_samples(&[(3 << 3) | 3, 3], 16_000), None);
+        assert_eq!(opus_packet_samples(&[(3 << 3) | 3, 0], 16_000), None);
+        assert_eq!(opus_packet_samples(&[(3 << 3) | 3], 16_000), None);
+        assert_eq!(opus_packet_samples(&[], 16_000), None);
+    }
+
+    #[test]
+    fn a_packet_the_opus_decoder_rejects_is_silence_of_its_length() -> Result<(), MediaError> {
+        let mut decoder = Decoder::new(Encoding::Opus)?;
+        let mut out = Vec::new();
+        // Code 1 (two frames of equal size) with an odd number of bytes after the TOC:
+        // malformed (RFC 6716 §3.2.3, requirement R3).
+        let packet = [(1 << 3) | 1, 0xaa, 0xbb, 0xcc];
+        assert_eq!(decoder.decoded_len(&packet), 640);
+        decoder.decode(&packet, &mut out);
+        assert_eq!(out.len(), decoder.decoded_len(&packet));
+        assert!(out.iter().all(|&sample| sample == 0));
+        Ok(())
     }
 
     #[cfg(feature = "g722")]

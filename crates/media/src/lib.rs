@@ -22,7 +22,9 @@ mod recorder;
 mod render;
 mod writer;
 
-pub use codec::{Decoder, alaw_to_linear, mulaw_to_linear, sample_rate};
+pub use codec::{
+    Decoder, OPUS_DECODE_RATE, alaw_to_linear, mulaw_to_linear, opus_packet_samples, sample_rate,
+};
 pub use format::{GapReason, Record, Records, SourceCause, StreamHeader, StreamReader};
 pub use gap::{Gap, GapMap, GapMapBuilder};
 pub use recorder::{RecorderConfig, RecorderStatistics, StreamRecorder};

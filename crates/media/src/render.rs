@@ -77,8 +77,7 @@ struct Placed<'a> {
 /// Renders a stored stream as mono 16-bit PCM WAV at the codec's sample rate (8 kHz for
 /// G.711, 16 kHz for G.722). Audio is placed by its timeline position, from the stream's
 /// start to its end record, and everything between is silence (losses, gaps, pauses),
-/// so the audio matches wall time. Opus streams are refused with
-/// [`MediaError::UnsupportedCodec`].
+/// so the audio matches wall time. Opus is rendered at 16 kHz.
 pub fn render_wav<W: Write>(
     stream: &[u8],
     options: &RenderOptions,
@@ -149,10 +148,12 @@ pub fn render_wav<W: Write>(
     let to_samples = |time: u64| -> u128 { u128::from(time) * u128::from(rate) / clock };
     let mut total = to_samples(timeline_end);
     for record in &placed {
-        let per_byte = decoders[usize::from(record.encoding.code()) % 4]
+        let length = decoders[usize::from(record.encoding.code()) % 4]
             .as_ref()
-            .map_or(1, Decoder::samples_per_byte);
-        total = total.max(to_samples(record.time) + (record.payload.len() * per_byte) as u128);
+            .map_or(record.payload.len(), |decoder| {
+                decoder.decoded_len(record.payload)
+            });
+        total = total.max(to_samples(record.time) + length as u128);
     }
     let limit = u128::from(options.max_seconds) * u128::from(rate);
     let riff_limit = u128::from((u32::MAX - 36) / 2);

@@ -192,18 +192,90 @@ fn g722_stream_renders_at_16_khz() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// The packets of a single-stream Ogg file (RFC 3533 §6: a packet ends with a lacing value
+/// under 255, and may continue on the next page).
+fn ogg_packets(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut packets = Vec::new();
+    let mut packet = Vec::new();
+    let mut at = 0;
+    while bytes.get(at..at + 4) == Some(b"OggS") && at + 27 <= bytes.len() {
+        let segments = usize::from(bytes[at + 26]);
+        let table = &bytes[at + 27..at + 27 + segments];
+        let mut body = at + 27 + segments;
+        for &lacing in table {
+            packet.extend_from_slice(&bytes[body..body + usize::from(lacing)]);
+            body += usize::from(lacing);
+            if lacing < 255 {
+                packets.push(std::mem::take(&mut packet));
+            }
+        }
+        at = body;
+    }
+    packets
+}
+
+/// A real Opus stream (opusenc's packets of testdata/intake's 440 Hz tone, sent as RTP with the
+/// 48 kHz clock of RFC 7587) renders at 16 kHz to that tone, and a lost packet is silence.
 #[test]
-fn opus_stream_renders_to_a_clear_unsupported_error() -> Result<(), Box<dyn Error>> {
-    let mut session = Session::new(111, LIVE_CHUNK_SIZE)?;
-    session.packet(0, &rtp_packet(111, 1, 0, &[0x08, 1, 2, 3]))?;
-    let stored = session.finish(20)?;
-    let result = render_wav(&stored, &RenderOptions::default(), &mut Vec::new());
-    assert!(matches!(result, Err(MediaError::UnsupportedCodec("opus"))));
-    // The payloads themselves are still there, as received.
-    assert_eq!(
-        raw_payloads(&stored, onrecord_media::PayloadOrder::Arrival)?.bytes,
-        vec![0x08, 1, 2, 3]
+fn opus_stream_renders_the_tone_at_16_khz() -> Result<(), Box<dyn Error>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/intake/tone-8k-mono-500ms.opus"
     );
+    let packets = ogg_packets(&std::fs::read(path)?);
+    // RFC 7845 §5: the ID and comment headers come first.
+    assert!(packets[0].starts_with(b"OpusHead") && packets[1].starts_with(b"OpusTags"));
+    let audio = &packets[2..];
+    let mut session = Session::new(111, LIVE_CHUNK_SIZE)?;
+    let mut timestamp = 0u32;
+    let mut sent = 0;
+    for (index, packet) in audio.iter().enumerate() {
+        let samples = onrecord_media::opus_packet_samples(packet, 48_000).ok_or("bad TOC")?;
+        // Drop the fourth packet: its time must render as silence.
+        if index != 3 {
+            session.packet(
+                u64::from(timestamp / 48),
+                &rtp_packet(111, index as u16, timestamp, packet),
+            )?;
+            sent += 1;
+        }
+        timestamp += samples as u32;
+    }
+    assert!(sent > 10);
+    let stored = session.finish(u64::from(timestamp / 48))?;
+    let mut wav = Vec::new();
+    let summary = render_wav(&stored, &RenderOptions::default(), &mut wav)?;
+    assert_eq!(summary.sample_rate, 16_000);
+    assert_eq!(
+        summary.samples,
+        u64::from(timestamp / 3),
+        "the whole timeline at 16 kHz"
+    );
+    let pcm: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+        .collect();
+    let lost_at = {
+        let before: usize = audio[..3]
+            .iter()
+            .filter_map(|packet| onrecord_media::opus_packet_samples(packet, 16_000))
+            .sum();
+        let length = onrecord_media::opus_packet_samples(&audio[3], 16_000).ok_or("bad TOC")?;
+        before..before + length
+    };
+    assert!(
+        pcm[lost_at.clone()].iter().all(|&sample| sample == 0),
+        "the lost packet"
+    );
+    // The tone: zero crossings over the second half (after the lost packet and the codec's
+    // start-up) give its frequency.
+    let body = &pcm[pcm.len() / 2..pcm.len() * 9 / 10];
+    let crossings = body
+        .windows(2)
+        .filter(|pair| (pair[0] < 0) != (pair[1] < 0))
+        .count();
+    let hertz = crossings as f64 / 2.0 / (body.len() as f64 / 16_000.0);
+    assert!((hertz - 440.0).abs() < 15.0, "{hertz:.1} Hz");
     Ok(())
 }
 

@@ -435,7 +435,7 @@ fn certifying_a_call_costs_microseconds() -> Result<(), Box<dyn std::error::Erro
         let issued = certificate(&node, &subject, &verdict);
         bytes += issued.document.len();
         if index + 1 == calls {
-            let document: serde_json::Value = serde_json::from_str(&issued.document)?;
+            let document: Value = serde_json::from_str(&issued.document)?;
             assert!(
                 crate::nodekey::verify(&document, CERTIFICATE_KIND, &node.public_key()).is_ok()
             );
